@@ -1,0 +1,118 @@
+import { EndpointText, Forwarding, Protocol, Token } from "@lvsq/protocol";
+import { z } from "zod";
+import { CheckInput } from "./check.js";
+import { Duration } from "./duration.js";
+import { Threshold } from "./threshold.js";
+
+/** Schedulers ipvsadm accepts (`-s`); the kernel needs the matching ip_vs_<name> module. */
+export const Scheduler = z.enum([
+  "rr",
+  "wrr",
+  "lc",
+  "wlc",
+  "lblc",
+  "lblcr",
+  "dh",
+  "sh",
+  "sed",
+  "nq",
+  "fo",
+  "ovf",
+  "mh",
+  "twos",
+]);
+export const SchedFlag = z.enum(["sh-fallback", "sh-port", "mh-fallback", "mh-port"]);
+
+const Weight = z.number().int().min(0).max(65535);
+
+export const RealServerInput = z.strictObject({
+  address: EndpointText,
+  weight: Weight.default(1),
+  /** Overrides the service's forwarding for this real server. */
+  forwarding: Forwarding.optional(),
+  upperThreshold: z.number().int().min(0).optional(),
+  lowerThreshold: z.number().int().min(0).optional(),
+});
+
+export const ServiceInput = z.strictObject({
+  vip: EndpointText.optional(),
+  fwmark: z.number().int().min(1).max(4294967295).optional(),
+  /** Address family of a fwmark service (a vip's family is implied). */
+  family: z.enum(["inet", "inet6"]).optional(),
+  protocol: Protocol.default("tcp"),
+  scheduler: Scheduler.default("wlc"),
+  schedFlags: z.array(SchedFlag).optional(),
+  forwarding: Forwarding.default("dr"),
+  persistence: Duration.default(0),
+  persistenceNetmask: z.string().optional(),
+  onDown: z.enum(["remove", "quiesce"]).default("remove"),
+  fallback: z.array(RealServerInput).default([]),
+  check: CheckInput.optional(),
+  realServers: z.array(RealServerInput).min(1, { message: "expected at least one real server" }),
+  removalLimit: z
+    .strictObject({
+      max: z.union([z.number().int().min(1), z.string().regex(/^(100|[1-9]\d?)%$/)], {
+        error: 'expected a count N >= 1 or a share like "50%"',
+      }),
+      per: Duration,
+    })
+    .optional(),
+  /** keepalived's quorum/hysteresis: below `weight - hysteresis` of healthy weight the fallback goes in. */
+  minUpWeight: z
+    .strictObject({ weight: z.number().int().min(1), hysteresis: z.number().int().min(0).default(0) })
+    .optional(),
+  /** Probes that check this service; default all. */
+  probes: z.array(Token).min(1).optional(),
+});
+
+export const FleetConfigInput = z.strictObject({
+  cluster: Token,
+  nats: z
+    .strictObject({
+      servers: z
+        .array(
+          z
+            .string()
+            .regex(/^(nats|tls|ws|wss):\/\/\S+$/, { message: "expected a URL like nats://127.0.0.1:4222" }),
+        )
+        .min(1),
+      creds: z.string().min(1).optional(),
+      tls: z
+        .strictObject({ ca: z.string().optional(), cert: z.string().optional(), key: z.string().optional() })
+        .optional(),
+    })
+    .default({ servers: ["nats://127.0.0.1:4222"] }),
+  defaults: z.strictObject({ check: CheckInput.optional() }).default({}),
+  quorum: z
+    .strictObject({
+      by: z.enum(["site", "probe"]).default("site"),
+      down: Threshold.default("majority"),
+      up: Threshold.default("majority"),
+      voteTtl: Duration.default(6000),
+      startupGrace: Duration.default(10_000),
+    })
+    .default({ by: "site", down: "majority", up: "majority", voteTtl: 6000, startupGrace: 10_000 }),
+  /** Omit sites, probes and directors for standalone mode (one local probe, one local director). */
+  sites: z.array(Token).min(1).optional(),
+  probes: z
+    .array(z.strictObject({ id: Token, site: Token }))
+    .min(1)
+    .optional(),
+  directors: z
+    .array(z.strictObject({ id: Token, pair: Token.optional() }))
+    .min(1)
+    .optional(),
+  services: z
+    .record(Token, ServiceInput)
+    .refine((services) => Object.keys(services).length > 0, { message: "expected at least one service" }),
+  director: z
+    .strictObject({
+      ipvsadm: z.string().min(1).default("ipvsadm"),
+      reconcileInterval: Duration.default(10_000),
+      /** Leader lease time of a director pair. */
+      leaseTtl: Duration.default(3000),
+    })
+    .default({ ipvsadm: "ipvsadm", reconcileInterval: 10_000, leaseTtl: 3000 }),
+});
+export type FleetConfigInput = z.input<typeof FleetConfigInput>;
+export type FleetConfigParsed = z.output<typeof FleetConfigInput>;

@@ -1,0 +1,49 @@
+import { z } from "zod";
+import { Token } from "./ids.js";
+
+export const ProbeHeartbeat = z.object({
+  v: z.literal(1),
+  type: z.literal("probe"),
+  cluster: Token,
+  probe: Token,
+  site: Token,
+  version: z.string(),
+  sentAt: z.number(),
+  uptimeMs: z.number(),
+  checksPerSecond: z.number(),
+  checksTotal: z.number().int(),
+  errorsTotal: z.number().int(),
+  /** true while the probe could not publish (the bus was down) since the last heartbeat. */
+  connected: z.boolean(),
+});
+export type ProbeHeartbeat = z.infer<typeof ProbeHeartbeat>;
+
+export const DirectorRole = z.enum(["standalone", "leader", "follower", "isolated"]);
+export type DirectorRole = z.infer<typeof DirectorRole>;
+
+export const DirectorHeartbeat = z.object({
+  v: z.literal(1),
+  type: z.literal("director"),
+  cluster: Token,
+  director: Token,
+  pair: Token.optional(),
+  role: DirectorRole,
+  version: z.string(),
+  sentAt: z.number(),
+  uptimeMs: z.number(),
+  epoch: z.number().int().min(0),
+  appliedEpoch: z.number().int().min(0),
+  tableDigest: z.string(),
+  lastApplyAt: z.number().optional(),
+  lastApplyMs: z.number().optional(),
+  counts: z.object({
+    votesAccepted: z.number().int(),
+    votesDropped: z.number().int(),
+    applies: z.number().int(),
+    applyErrors: z.number().int(),
+    driftRepairs: z.number().int(),
+    realServersUp: z.number().int(),
+    realServersDown: z.number().int(),
+  }),
+});
+export type DirectorHeartbeat = z.infer<typeof DirectorHeartbeat>;

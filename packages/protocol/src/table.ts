@@ -1,0 +1,89 @@
+import { z } from "zod";
+
+/**
+ * The ipvs table model shared by the engine (desired), the ipvs driver (observed) and the wire (desired
+ * tables of a pair). It mirrors what `ipvsadm -S -n` can express, so a table survives a round trip.
+ */
+export const Protocol = z.enum(["tcp", "udp", "sctp"]);
+export type Protocol = z.infer<typeof Protocol>;
+
+export const Forwarding = z.enum(["dr", "nat", "tunnel"]);
+export type Forwarding = z.infer<typeof Forwarding>;
+
+export const Family = z.enum(["inet", "inet6"]);
+export type Family = z.infer<typeof Family>;
+
+export const RealServerEntry = z.object({
+  address: z.string(),
+  forwarding: Forwarding,
+  weight: z.number().int().min(0).max(2147483647),
+  upperThreshold: z.number().int().min(0).optional(),
+  lowerThreshold: z.number().int().min(0).optional(),
+  tunnelType: z.enum(["ipip", "gue", "gre"]).optional(),
+  tunnelPort: z.number().int().min(1).max(65535).optional(),
+  tunnelChecksum: z.enum(["nocsum", "csum", "remcsum"]).optional(),
+});
+export type RealServerEntry = z.infer<typeof RealServerEntry>;
+
+export const Persistence = z.object({
+  timeoutS: z.number().int().min(1),
+  netmask: z.string().optional(),
+});
+export type Persistence = z.infer<typeof Persistence>;
+
+export const VirtualServiceEntry = z.object({
+  /** Identity of the virtual service: see `virtualServiceKey`. */
+  key: z.string(),
+  protocol: Protocol,
+  /** Canonical `ip:port`, absent for fwmark services. */
+  address: z.string().optional(),
+  fwmark: z.number().int().min(1).optional(),
+  family: Family,
+  scheduler: z.string(),
+  schedFlags: z.array(z.string()).optional(),
+  persistence: Persistence.optional(),
+  onePacket: z.boolean().optional(),
+  persistenceEngine: z.string().optional(),
+  realServers: z.array(RealServerEntry),
+});
+export type VirtualServiceEntry = z.infer<typeof VirtualServiceEntry>;
+
+export const IpvsTable = z.object({ services: z.array(VirtualServiceEntry) });
+export type IpvsTable = z.infer<typeof IpvsTable>;
+
+/** `tcp 192.0.2.1:80`, `udp [2001:db8::1]:53`, `fwmark 7`, `fwmark6 7`: unique per kernel table. */
+export function virtualServiceKey(
+  service: Pick<VirtualServiceEntry, "protocol" | "address" | "fwmark" | "family">,
+): string {
+  if (service.fwmark !== undefined)
+    return `${service.family === "inet6" ? "fwmark6" : "fwmark"} ${service.fwmark}`;
+  return `${service.protocol} ${service.address}`;
+}
+
+/** A copy with services and real servers in a canonical order, so tables compare and digest stably. */
+export function sortTable(table: IpvsTable): IpvsTable {
+  return {
+    services: [...table.services]
+      .map((service) => ({
+        ...service,
+        realServers: [...service.realServers].sort((a, b) => compareText(a.address, b.address)),
+      }))
+      .sort((a, b) => compareText(a.key, b.key)),
+  };
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** A short stable digest of a table (FNV-1a 64 over its canonical JSON), for heartbeats and drift checks. */
+export function tableDigest(table: IpvsTable): string {
+  const text = JSON.stringify(sortTable(table));
+  let hash = 0xcbf29ce484222325n;
+  const prime = 0x100000001b3n;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= BigInt(text.charCodeAt(i));
+    hash = (hash * prime) & 0xffffffffffffffffn;
+  }
+  return hash.toString(16).padStart(16, "0");
+}

@@ -1,0 +1,33 @@
+import { z } from "zod";
+import { Token } from "./ids.js";
+
+export const VoteState = z.enum(["up", "down", "abstain"]);
+export type VoteState = z.infer<typeof VoteState>;
+
+export const Vote = z.object({
+  /** The real server, canonical `ip:port`. */
+  rs: z.string().max(64),
+  state: VoteState,
+  /** Epoch ms since the probe's vote for this real server last changed. */
+  since: z.number(),
+  latencyMs: z.number().min(0),
+  reason: z.string().max(256),
+  /** Weight from a dynamic check (exec exit 2..255), if any. */
+  weight: z.number().int().min(0).max(65535).optional(),
+});
+export type Vote = z.infer<typeof Vote>;
+
+/** One probe's full view of one service, sent once per round and at once on a flip. */
+export const VoteBatch = z.object({
+  v: z.literal(1),
+  cluster: Token,
+  probe: Token,
+  site: Token,
+  service: Token,
+  /** Strictly increasing per probe (across services), so replays and reordering are detected. */
+  seq: z.number().int().min(0),
+  sentAt: z.number(),
+  intervalMs: z.number().int().min(1),
+  votes: z.array(Vote).max(100_000),
+});
+export type VoteBatch = z.infer<typeof VoteBatch>;
