@@ -1,1 +1,2 @@
-export {};
+export { buildProgram, runCli } from "./program.js";
+export type { CliIo } from "./io.js";

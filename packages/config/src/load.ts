@@ -54,12 +54,16 @@ export function parseConfig(
       file,
       doc.errors.map((e) => ({
         path: "",
-        line: e.linePos?.[0].line,
+        line: lines.linePos(e.pos[0]).line,
         message: `YAML syntax: ${firstLine(e.message)}`,
       })),
     );
   }
-  const data = applyEnv(doc.toJS({ maxAliasCount: 100 }) as unknown, options.env ?? process.env);
+  const content = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  if (content === null || content === undefined) {
+    throw new ConfigError(file, [{ path: "", line: undefined, message: "the file is empty (only comments); expected a fleet config" }]);
+  }
+  const data = applyEnv(content, options.env ?? process.env);
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
     throw new ConfigError(file, [
       { path: "", line: 1, message: "expected a mapping at the top (cluster:, services:, ...)" },
@@ -143,6 +147,9 @@ function toIssues(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter): C
 }
 
 function describe(issue: z.core.$ZodIssue, doc: Document): string {
+  if (issue.code === "invalid_key") {
+    return `invalid key: ${issue.issues[0]?.message ?? issue.message}`;
+  }
   if (issue.code === "invalid_type") {
     const value = doc.getIn(issue.path as (string | number)[]);
     if (value === undefined) return `missing: expected ${issue.expected}`;

@@ -51,7 +51,12 @@ export const ServiceInput = z.strictObject({
   realServers: z.array(RealServerInput).min(1, { message: "expected at least one real server" }),
   removalLimit: z
     .strictObject({
-      max: z.union([z.number().int().min(1), z.string().regex(/^(100|[1-9]\d?)%$/)], {
+      max: z.union(
+        [
+          z.number().int().min(1, { message: 'expected a count N >= 1 or a share like "50%"' }),
+          z.string().regex(/^(100|[1-9]\d?)%$/, { message: 'expected a count N >= 1 or a share like "50%"' }),
+        ],
+        {
         error: 'expected a count N >= 1 or a share like "50%"',
       }),
       per: Duration,

@@ -37,7 +37,7 @@ export function parseEndpoint(text: string): Endpoint | { error: string } {
     return { family: "inet6", host: v6, port };
   }
   const colon = text.lastIndexOf(":");
-  if (colon < 0) return { error: "expected ip:port (IPv6 as [addr]:port)" };
+  if (colon < 0) return { error: "the :port is missing" };
   host = text.slice(0, colon);
   portText = text.slice(colon + 1);
   if (host.includes(":")) return { error: "an IPv6 endpoint must be bracketed: [addr]:port" };

@@ -1,1 +1,12 @@
-export {};
+export { ExitCode } from "./exit.js";
+export {
+  createLogger,
+  detail,
+  type LogFormat,
+  type Logger,
+  type LoggerSettings,
+  type LogLevel,
+  rateLimitedWarn,
+} from "./logger.js";
+export { handleSignals, type SignalHandlers } from "./signals.js";
+export { delay, every } from "./timers.js";

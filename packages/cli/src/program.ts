@@ -1,0 +1,66 @@
+import { LVSQ_VERSION } from "@lvsq/protocol";
+import { ExitCode } from "@lvsq/runtime";
+import { Command, CommanderError, Option } from "commander";
+import { registerSchema } from "./commands/schema.js";
+import { registerValidate } from "./commands/validate.js";
+import { type CliIo, ExitWith, processIo } from "./io.js";
+
+const EXAMPLES = `
+Examples:
+  $ lvsq validate /etc/lvsq/fleet.yaml        check a config before you deploy it
+  $ lvsq schema > lvsq.schema.json             JSON Schema for your editor
+
+Exit codes: 0 ok, 1 runtime failure, 2 usage error, 78 invalid config (EX_CONFIG).
+Docs: docs/configuration.md, docs/operations.md`;
+
+export type GlobalOptions = { logLevel: string; logFormat: "json" | "pretty" };
+
+export function buildProgram(io: CliIo = processIo): Command {
+  const program = new Command("lvsq")
+    .description(
+      "Quorum-voted health checking for Linux Virtual Server (LVS/IPVS).\n" +
+        "Probes on several sites vote on every real server; directors change their ipvs table only on quorum.",
+    )
+    .version(LVSQ_VERSION, "-V, --version", "print the lvsq version")
+    .addOption(
+      new Option("--log-level <level>", "log level")
+        .choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+        .default("info"),
+    )
+    .addOption(
+      new Option("--log-format <format>", "log format: one JSON line per event, or pretty for a terminal")
+        .choices(["json", "pretty"])
+        .default("json"),
+    )
+    .showHelpAfterError("(run with --help for usage)")
+    .addHelpText("after", EXAMPLES)
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .exitOverride();
+  registerValidate(program, io);
+  registerSchema(program, io);
+  for (const command of program.commands)
+    command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  return program;
+}
+
+/** Runs the CLI and returns the process exit code (never calls process.exit itself). */
+export async function runCli(argv: string[], io: CliIo = processIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return ExitCode.ok;
+  } catch (error) {
+    if (error instanceof ExitWith) return error.code;
+    if (error instanceof CommanderError) {
+      if (
+        error.code === "commander.helpDisplayed" ||
+        error.code === "commander.version" ||
+        error.code === "commander.help"
+      )
+        return ExitCode.ok;
+      return ExitCode.usage;
+    }
+    io.stderr(`lvsq: ${error instanceof Error ? error.message : String(error)}\n`);
+    return ExitCode.failure;
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * A repeating timer whose first run is spread by `jitter` (0..1 of the interval) so a fleet of probes
+ * restarted together does not check in lock-step. Each next run is scheduled after the previous finished,
+ * so a slow run never overlaps itself.
+ */
+export function every(
+  intervalMs: number,
+  run: () => Promise<void> | void,
+  options: { jitter?: number; random?: () => number; immediate?: boolean } = {},
+): { stop(): void } {
+  const random = options.random ?? Math.random;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = (delayMs: number) => {
+    if (stopped) return;
+    timer = setTimeout(async () => {
+      try {
+        await run();
+      } finally {
+        schedule(intervalMs);
+      }
+    }, delayMs);
+  };
+  const first = options.immediate ? 0 : Math.floor(intervalMs * (options.jitter ?? 0) * random());
+  schedule(first);
+  return {
+    stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    },
+  };
+}
+
+/** Resolves after `ms`, or rejects when the signal aborts. */
+export function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    });
+  });
+}
