@@ -6,7 +6,12 @@
 export function every(
   intervalMs: number,
   run: () => Promise<void> | void,
-  options: { jitter?: number; random?: () => number; immediate?: boolean } = {},
+  options: {
+    jitter?: number;
+    random?: () => number;
+    immediate?: boolean;
+    onError?: (error: unknown) => void;
+  } = {},
 ): { stop(): void } {
   const random = options.random ?? Math.random;
   let stopped = false;
@@ -16,6 +21,9 @@ export function every(
     timer = setTimeout(async () => {
       try {
         await run();
+      } catch (error) {
+        // A failing run must not kill the process nor stop the timer; the owner decides how to report it.
+        options.onError?.(error);
       } finally {
         schedule(intervalMs);
       }

@@ -1,0 +1,74 @@
+import { describe, expect, it } from "vitest";
+import { applyResult, initialRiseFall, type RiseFallState, voteOf } from "./rise-fall.js";
+
+const limits = { rise: 2, fall: 3 };
+const up = { verdict: "up" as const, reason: "HTTP 200", latencyMs: 1 };
+const down = { verdict: "down" as const, reason: "HTTP 503", latencyMs: 1 };
+const abstain = { verdict: "abstain" as const, reason: "EMFILE", latencyMs: 0 };
+
+function feed(
+  results: (typeof up | typeof down | typeof abstain)[],
+  start: RiseFallState = initialRiseFall(0),
+) {
+  let state = start;
+  const votes: string[] = [];
+  const flips: boolean[] = [];
+  results.forEach((result, i) => {
+    const step = applyResult(state, result, limits, i + 1);
+    state = step.state;
+    votes.push(voteOf(state));
+    flips.push(step.flipped);
+  });
+  return { state, votes, flips };
+}
+
+describe("rise/fall", () => {
+  it.each([
+    ["unknown until rise successes", [up, up], ["abstain", "up"]],
+    ["unknown until fall failures", [down, down, down], ["abstain", "abstain", "down"]],
+    [
+      "a failure streak shorter than fall does not flip",
+      [up, up, down, down, up],
+      ["abstain", "up", "up", "up", "up"],
+    ],
+    [
+      "fall consecutive failures flip to down",
+      [up, up, down, down, down],
+      ["abstain", "up", "up", "up", "down"],
+    ],
+    [
+      "a success resets the failure count",
+      [up, up, down, down, up, down, down],
+      ["abstain", "up", "up", "up", "up", "up", "up"],
+    ],
+    [
+      "rise consecutive successes bring it back",
+      [down, down, down, up, up],
+      ["abstain", "abstain", "down", "down", "up"],
+    ],
+    ["an abstention never accuses", [up, up, abstain], ["abstain", "up", "abstain"]],
+    [
+      "after an abstention the settled state returns with the next real result",
+      [up, up, abstain, up],
+      ["abstain", "up", "abstain", "up"],
+    ],
+    [
+      "abstentions reset the streaks",
+      [up, up, down, down, abstain, down],
+      ["abstain", "up", "up", "up", "abstain", "up"],
+    ],
+  ] as const)("%s", (_name, results, expected) => {
+    expect(feed([...results]).votes).toEqual(expected);
+  });
+
+  it("reports flips and the time the vote changed", () => {
+    const { flips, state } = feed([up, up, down, down, down]);
+    expect(flips).toEqual([false, true, false, false, true]);
+    expect(state.since).toBe(5);
+  });
+
+  it("carries a dynamic weight from an up result", () => {
+    const { state } = feed([{ ...up, weight: 7 } as typeof up, { ...up, weight: 7 } as typeof up]);
+    expect(state.weight).toBe(7);
+  });
+});
