@@ -1,1 +1,27 @@
-export {};
+export { busUnavailable, isKvConflict, KvConflictError } from "./errors.js";
+export { createLease, type Lease, type LeaseAcquireResult, type LeaseInfo, LeaseRecord } from "./lease.js";
+export {
+  createMemoryBus,
+  createMemoryNetwork,
+  type Delivery,
+  type FaultDecision,
+  type FaultHook,
+  type MemoryNetwork,
+  type MemoryNetworkOptions,
+} from "./memory-network.js";
+export { connectNatsBus, type NatsBusOptions, splitCredentials } from "./nats-connect.js";
+export { subjectMatches } from "./subject-match.js";
+export type {
+  Bus,
+  BusStats,
+  BusStatus,
+  BusSubscription,
+  DropReason,
+  Kv,
+  KvBucketOptions,
+  KvChange,
+  KvEntry,
+  KvOperation,
+  KvWatcher,
+  SubscribeOptions,
+} from "./types.js";

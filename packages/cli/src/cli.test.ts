@@ -25,7 +25,10 @@ describe("lvsq validate", () => {
     expect(multi.stdout).toContain("3 sites, 3 probes, 2 directors");
   });
 
-  const expectations = JSON.parse(readFileSync(join(badDir, "expectations.json"), "utf8")) as Record<string, { path: string }>;
+  const expectations = JSON.parse(readFileSync(join(badDir, "expectations.json"), "utf8")) as Record<
+    string,
+    { path: string }
+  >;
   it.each(Object.entries(expectations))("exits 78 naming the field for %s", async (name, { path }) => {
     const result = await run("validate", join(badDir, name));
     expect(result.code).toBe(78);
@@ -41,11 +44,14 @@ describe("lvsq validate", () => {
 });
 
 describe("usage errors exit 2", () => {
-  it.each([[["validate"]], [["nonsense"]], [["--log-level", "loud", "schema"]], [["validate", "a", "b"]]])("%j", async (argv) => {
-    const result = await run(...argv);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/error/);
-  });
+  it.each([[["validate"]], [["nonsense"]], [["--log-level", "loud", "schema"]], [["validate", "a", "b"]]])(
+    "%j",
+    async (argv) => {
+      const result = await run(...argv);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/error/);
+    },
+  );
 });
 
 describe("lvsq schema", () => {
@@ -53,7 +59,17 @@ describe("lvsq schema", () => {
     const result = await run("schema");
     const schema = JSON.parse(result.stdout);
     expect(Object.keys(schema.properties)).toEqual(
-      expect.arrayContaining(["cluster", "nats", "defaults", "quorum", "sites", "probes", "directors", "services", "director"]),
+      expect.arrayContaining([
+        "cluster",
+        "nats",
+        "defaults",
+        "quorum",
+        "sites",
+        "probes",
+        "directors",
+        "services",
+        "director",
+      ]),
     );
     expect(schema.required).toContain("services");
   });
@@ -68,11 +84,15 @@ describe("the real binary", () => {
     const help = execFileSync(process.execPath, [bin, "--help"], { encoding: "utf8" });
     expect(help).toContain("Examples:");
     expect(help).toContain("validate");
-    expect(execFileSync(process.execPath, [bin, "--version"], { encoding: "utf8" }).trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(execFileSync(process.execPath, [bin, "--version"], { encoding: "utf8" }).trim()).toMatch(
+      /^\d+\.\d+\.\d+$/,
+    );
   });
 
   it("exits 78 on a bad config and 2 on a usage error", () => {
-    expect(spawnSync(process.execPath, [bin, "validate", join(badDir, "05-weight-string.yaml")]).status).toBe(78);
+    expect(spawnSync(process.execPath, [bin, "validate", join(badDir, "05-weight-string.yaml")]).status).toBe(
+      78,
+    );
     expect(spawnSync(process.execPath, [bin, "validate"]).status).toBe(2);
   });
 });

@@ -1,6 +1,7 @@
 import { LVSQ_VERSION } from "@lvsq/protocol";
 import { ExitCode } from "@lvsq/runtime";
 import { Command, CommanderError, Option } from "commander";
+import { registerProbe } from "./commands/probe.js";
 import { registerSchema } from "./commands/schema.js";
 import { registerValidate } from "./commands/validate.js";
 import { type CliIo, ExitWith, processIo } from "./io.js";
@@ -38,6 +39,7 @@ export function buildProgram(io: CliIo = processIo): Command {
     .exitOverride();
   registerValidate(program, io);
   registerSchema(program, io);
+  registerProbe(program, io);
   for (const command of program.commands)
     command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;

@@ -1,0 +1,88 @@
+import { readFile } from "node:fs/promises";
+import { credsAuthenticator, type NodeConnectionOptions } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import { NatsBus } from "./nats-bus.js";
+import type { Bus } from "./types.js";
+
+export type NatsBusOptions = {
+  servers: string[] | string;
+  /** Client name shown by the server (e.g. `probe-dc1`). */
+  name: string;
+  logger: Logger;
+  /** Path to a NATS `.creds` file (JWT + nkey seed). */
+  creds?: string;
+  /**
+   * Config-file user (nats-server 2.9 `authorization.users`). A server URL may carry it instead:
+   * `nats://probe-dc1:secret@10.0.0.1:4222` (taken out of the URL before dialing).
+   */
+  user?: string;
+  pass?: string;
+  /** PEM file paths; any of them turns TLS on. */
+  tls?: { ca?: string; cert?: string; key?: string };
+  /**
+   * How long `connectNatsBus` waits for the first connection before resolving with a bus that is still
+   * connecting in the background (default 2000 ms; 0 = do not wait). Agents must start while NATS is down.
+   */
+  firstConnectWaitMs?: number;
+  /** Deadline of each KV operation (default 2000 ms). */
+  kvTimeoutMs?: number;
+};
+
+/**
+ * Connects to NATS and resolves once connected, or after `firstConnectWaitMs` with a bus still dialing in
+ * the background (isConnected() false; publishes dropped; KV and requests fail with `bus_unavailable`;
+ * subscriptions registered now are attached when the connection comes). It never rejects for an
+ * unreachable server; it rejects only for local mistakes (an unreadable creds file).
+ */
+export async function connectNatsBus(options: NatsBusOptions): Promise<Bus> {
+  const { servers, user, pass } = splitCredentials(options.servers);
+  const connectionOptions: NodeConnectionOptions = {
+    servers,
+    name: options.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 1_000,
+    reconnectJitter: 1_000,
+    reconnectJitterTLS: 1_000,
+    pingInterval: 2_000,
+    timeout: 2_000,
+  };
+  const login = options.user ?? user;
+  if (login !== undefined) {
+    connectionOptions.user = login;
+    connectionOptions.pass = options.pass ?? pass ?? "";
+  }
+  if (options.creds) {
+    connectionOptions.authenticator = credsAuthenticator(await readFile(options.creds));
+  }
+  if (options.tls) {
+    const { ca, cert, key } = options.tls;
+    connectionOptions.tls = {
+      ...(ca ? { caFile: ca } : {}),
+      ...(cert ? { certFile: cert } : {}),
+      ...(key ? { keyFile: key } : {}),
+    };
+  }
+  const bus = new NatsBus(options, connectionOptions);
+  await bus.waitFirstConnect(options.firstConnectWaitMs ?? 2_000);
+  return bus;
+}
+
+/** Takes `user:pass@` out of server URLs (the client does not read it from there). */
+export function splitCredentials(input: string[] | string): {
+  servers: string[];
+  user?: string;
+  pass?: string;
+} {
+  let user: string | undefined;
+  let pass: string | undefined;
+  const servers = (Array.isArray(input) ? input : input.split(",")).map((raw) => {
+    const match = /^([a-z]+:\/\/)([^@/]*)@(.*)$/i.exec(raw.trim());
+    if (!match) return raw.trim();
+    const [, scheme, credentials, rest] = match;
+    const colon = credentials!.indexOf(":");
+    user = decodeURIComponent(colon < 0 ? credentials! : credentials!.slice(0, colon));
+    pass = colon < 0 ? undefined : decodeURIComponent(credentials!.slice(colon + 1));
+    return `${scheme}${rest}`;
+  });
+  return { servers, ...(user !== undefined ? { user } : {}), ...(pass !== undefined ? { pass } : {}) };
+}

@@ -1,0 +1,197 @@
+import { JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { type KV, Kvm } from "@nats-io/kv";
+import { LvsqError } from "@lvsq/protocol";
+import { type NatsConnection, nanos, TimeoutError } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import { busUnavailable, KvConflictError } from "./errors.js";
+import { decodeJson, encodeJson, errorText } from "./inbound.js";
+import type { Kv, KvBucketOptions, KvChange, KvEntry, KvWatcher } from "./types.js";
+
+/** What a NatsKv needs from its bus: the live connection (replaced if the bus has to dial again). */
+export interface KvHost {
+  connection(): NatsConnection | undefined;
+  onReconnect(listener: () => void): () => void;
+  readonly logger: Logger;
+  readonly kvTimeoutMs: number;
+}
+
+const WATCH_RETRY_MS = 1_000;
+
+/** JetStream KV behind the Kv interface: bucket TTL via max_age only (2.9 ignores per-key TTLs). */
+export class NatsKv implements Kv {
+  private opened: { nc: NatsConnection; kv: KV } | undefined;
+
+  constructor(
+    private readonly host: KvHost,
+    readonly bucket: string,
+    private readonly options: KvBucketOptions,
+  ) {}
+
+  /** Creates the bucket, or aligns an existing bucket's max age with `ttlMs` (a changed lease time). */
+  async open(): Promise<KV> {
+    const nc = this.host.connection();
+    if (!nc) throw busUnavailable(`kv ${this.bucket}`);
+    if (this.opened?.nc === nc) return this.opened.kv;
+    const js = jetstream(nc, { timeout: this.host.kvTimeoutMs });
+    const kv = await new Kvm(js).create(this.bucket, {
+      history: this.options.history ?? 1,
+      ...(this.options.ttlMs ? { ttl: this.options.ttlMs } : {}),
+    });
+    const ttlMs = this.options.ttlMs ?? 0;
+    const status = await kv.status();
+    if (status.ttl !== ttlMs) {
+      const jsm = await jetstreamManager(nc, { timeout: this.host.kvTimeoutMs });
+      await jsm.streams.update(status.streamInfo.config.name, { max_age: nanos(ttlMs) });
+      this.host.logger.info(
+        { bucket: this.bucket, oldTtlMs: status.ttl, ttlMs },
+        "bus: kv bucket max age changed",
+      );
+    }
+    this.opened = { nc, kv };
+    return kv;
+  }
+
+  get(key: string): Promise<KvEntry | undefined> {
+    return this.guard(`get ${key}`, async (kv) => {
+      const entry = await kv.get(key);
+      if (entry?.operation !== "PUT") return undefined;
+      return {
+        key,
+        value: decodeJson(entry.string()),
+        revision: entry.revision,
+        createdAt: entry.created.getTime(),
+      };
+    });
+  }
+
+  put(key: string, value: unknown): Promise<number> {
+    return this.guard(`put ${key}`, (kv) => kv.put(key, encodeJson(value)));
+  }
+
+  create(key: string, value: unknown): Promise<number> {
+    return this.guard(`create ${key}`, (kv) => kv.create(key, encodeJson(value)), key);
+  }
+
+  update(key: string, value: unknown, revision: number): Promise<number> {
+    return this.guard(`update ${key}`, (kv) => kv.update(key, encodeJson(value), revision), key);
+  }
+
+  delete(key: string, options: { revision?: number } = {}): Promise<void> {
+    const previous = options.revision === undefined ? {} : { previousSeq: options.revision };
+    return this.guard(`delete ${key}`, (kv) => kv.delete(key, previous), key);
+  }
+
+  keys(filter = ">"): Promise<string[]> {
+    return this.guard("keys", async (kv) => {
+      const found: string[] = [];
+      for await (const key of await kv.keys(filter)) found.push(key);
+      return found;
+    });
+  }
+
+  async watch(
+    filter: string | undefined,
+    handler: (change: KvChange) => void,
+    options: { updatesOnly?: boolean } = {},
+  ): Promise<KvWatcher> {
+    const watcher = new NatsWatcher(this, filter ?? ">", handler, this.host);
+    await this.guard("watch", (kv) => watcher.start(kv, options.updatesOnly ?? false));
+    return watcher;
+  }
+
+  async guard<T>(what: string, run: (kv: KV) => Promise<T>, conflictKey?: string): Promise<T> {
+    const label = `kv ${this.bucket} ${what}`;
+    if (!this.host.connection()) throw busUnavailable(label);
+    try {
+      return await run(await this.open());
+    } catch (error) {
+      if (error instanceof LvsqError) throw error;
+      if (
+        conflictKey !== undefined &&
+        error instanceof JetStreamApiError &&
+        (error.code === JetStreamApiCodes.StreamWrongLastSequence ||
+          error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+      ) {
+        throw new KvConflictError(this.bucket, conflictKey, error.message, { cause: error });
+      }
+      if (error instanceof TimeoutError) {
+        throw new LvsqError("bus_timeout", `${label}: ${error.message}`, { cause: error });
+      }
+      throw busUnavailable(label, error);
+    }
+  }
+}
+
+/**
+ * Wraps a nats.js watch. On every reconnect it starts a fresh consumer from the last revision seen, so a
+ * restarted server (whose ephemeral consumers are gone) keeps feeding the handler; duplicates are skipped.
+ */
+class NatsWatcher implements KvWatcher {
+  private lastRevision = 0;
+  private stopped = false;
+  private iterator: { stop(): void } | undefined;
+  private readonly offReconnect: () => void;
+
+  constructor(
+    private readonly owner: NatsKv,
+    private readonly filter: string,
+    private readonly handler: (change: KvChange) => void,
+    private readonly host: KvHost,
+  ) {
+    this.offReconnect = host.onReconnect(() => void this.resume());
+  }
+
+  async start(kv: KV, updatesOnly: boolean): Promise<void> {
+    const resumeFrom = this.lastRevision > 0 ? this.lastRevision + 1 : 0;
+    const iterator = await kv.watch({
+      key: this.filter,
+      ...(resumeFrom > 0 ? { resumeFromRevision: resumeFrom } : { include: updatesOnly ? "updates" : "" }),
+    });
+    if (this.stopped) {
+      iterator.stop();
+      return;
+    }
+    this.iterator?.stop();
+    this.iterator = iterator;
+    void (async () => {
+      for await (const entry of iterator) {
+        if (this.stopped || entry.revision <= this.lastRevision) continue;
+        // Initial state: values only, as the memory bus does; afterwards every operation.
+        if (resumeFrom === 0 && !entry.isUpdate && entry.operation !== "PUT") continue;
+        this.lastRevision = entry.revision;
+        const change: KvChange = { key: entry.key, revision: entry.revision, operation: entry.operation };
+        if (entry.operation === "PUT") change.value = decodeJson(entry.string());
+        try {
+          this.handler(change);
+        } catch (error) {
+          this.host.logger.error(
+            { bucket: this.owner.bucket, err: errorText(error) },
+            "bus: kv watch handler failed",
+          );
+        }
+      }
+    })();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.offReconnect();
+    this.iterator?.stop();
+  }
+
+  /** Retries until it works, the watcher stops, or the bus disconnects again (the next reconnect retries). */
+  private async resume(): Promise<void> {
+    while (!this.stopped && this.host.connection()) {
+      try {
+        await this.owner.guard("watch", (kv) => this.start(kv, false));
+        return;
+      } catch (error) {
+        this.host.logger.warn(
+          { bucket: this.owner.bucket, err: errorText(error) },
+          "bus: kv watch resume failed, retrying",
+        );
+        await new Promise((resolve) => setTimeout(resolve, WATCH_RETRY_MS));
+      }
+    }
+  }
+}

@@ -1,0 +1,149 @@
+import type { HttpCheckConfig } from "@lvsq/config";
+import { Client, type Dispatcher } from "undici";
+import { type Connector, ConnectorCache } from "./connectors.js";
+import { type CheckResult, type Verdict, errorMessage, makeResult } from "./result.js";
+import { classifyHttpError, type HttpPhase } from "./http-errors.js";
+import { type CheckTarget, formatAuthority, splitEndpoint } from "./target.js";
+
+/** The body regex sees at most this much; reading stops there. */
+export const BODY_LIMIT_BYTES = 64 * 1024;
+
+/** Passed to `Client.destroy()` once a check has its verdict: a preallocated error, so no stack is captured. */
+const CHECK_FINISHED = new Error("lvsq check finished");
+const ignore = (): void => {};
+
+type Prepared = { headers: Record<string, string>; bodyPattern: RegExp | undefined };
+
+/**
+ * Runs http and https checks. One instance per runner holds the caches (connectors, CA files, compiled
+ * regexes); every check still opens a fresh connection of its own (one undici `Client`, destroyed as soon as
+ * the verdict is known) and never reuses a pooled keep-alive socket.
+ */
+export class HttpChecker {
+  readonly #connectors = new ConnectorCache();
+  readonly #prepared = new WeakMap<HttpCheckConfig, Prepared>();
+
+  async run(check: HttpCheckConfig, target: CheckTarget, signal?: AbortSignal): Promise<CheckResult> {
+    const startedAt = performance.now();
+    const endpoint = splitEndpoint(target.address, check.port);
+    if ("error" in endpoint) return makeResult("abstain", startedAt, endpoint.error);
+    let connector = this.#connectors.get(check);
+    if (connector instanceof Promise) {
+      const loaded = await connector;
+      if ("error" in loaded) return makeResult("abstain", startedAt, loaded.error);
+      connector = loaded;
+    }
+    const prepared = this.#prepare(check);
+    if ("error" in prepared) return makeResult("abstain", startedAt, prepared.error);
+    const origin = `${check.type}://${formatAuthority(endpoint)}`;
+    return new Promise((resolve) => {
+      attempt({ check, origin, connector, prepared, startedAt, signal, resolve });
+    });
+  }
+
+  #prepare(check: HttpCheckConfig): Prepared | { error: string } {
+    const cached = this.#prepared.get(check);
+    if (cached) return cached;
+    let bodyPattern: RegExp | undefined;
+    try {
+      bodyPattern = check.expectBody === undefined ? undefined : new RegExp(check.expectBody);
+    } catch (error) {
+      return { error: `expectBody is not a regular expression: ${errorMessage(error)}` };
+    }
+    const headers = { ...check.headers };
+    if (check.host !== undefined) headers.host = check.host;
+    const prepared = { headers, bodyPattern };
+    this.#prepared.set(check, prepared);
+    return prepared;
+  }
+}
+
+type Attempt = {
+  check: HttpCheckConfig;
+  origin: string;
+  connector: Connector;
+  prepared: Prepared;
+  startedAt: number;
+  signal: AbortSignal | undefined;
+  resolve: (result: CheckResult) => void;
+};
+
+function attempt({ check, origin, connector, prepared, startedAt, signal, resolve }: Attempt): void {
+  const { timeoutMs } = check;
+  let phase: HttpPhase = "connect";
+  let settled = false;
+  let statusCode = 0;
+  let bodyBytes = 0;
+  const bodyChunks: Buffer[] = [];
+  let client: Client;
+  try {
+    client = new Client(origin, { connect: connector, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  } catch (error) {
+    resolve(makeResult("abstain", startedAt, `invalid request: ${errorMessage(error)}`));
+    return;
+  }
+
+  const finish = (verdict: Verdict, reason: string, detail?: string): void => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
+    client.destroy(CHECK_FINISHED, ignore);
+    resolve(makeResult(verdict, startedAt, reason, detail === undefined ? undefined : { detail }));
+  };
+  // One deadline for the whole exchange; undici's own connect/headers/body timeouts are only a backstop.
+  const timer = setTimeout(() => finish("down", `timeout after ${timeoutMs} ms in ${phase}`), timeoutMs);
+  const onAbort = (): void => finish("abstain", "cancelled");
+  if (signal?.aborted) {
+    onAbort();
+    return;
+  }
+  signal?.addEventListener("abort", onAbort, { once: true });
+
+  const judgeBody = (): void => {
+    const pattern = prepared.bodyPattern;
+    const body = pattern ? Buffer.concat(bodyChunks).toString("utf8", 0, BODY_LIMIT_BYTES) : "";
+    if (!pattern || pattern.test(body)) finish("up", `HTTP ${statusCode}`);
+    else finish("down", `body did not match /${pattern.source}/`, body);
+  };
+
+  const handler: Dispatcher.DispatchHandler = {
+    onRequestStart() {
+      phase = "headers";
+    },
+    onResponseStart(_controller, status) {
+      if (status < 200) return; // 1xx: the final status follows.
+      statusCode = status;
+      phase = "body";
+      if (!isExpected(status, check.expectStatus)) finish("down", `HTTP ${status}`);
+    },
+    onResponseData(_controller, chunk) {
+      if (settled) return;
+      const room = BODY_LIMIT_BYTES - bodyBytes;
+      bodyBytes += chunk.length;
+      // The socket's buffer may be reused: keep a copy, and only when a pattern will read it.
+      if (prepared.bodyPattern) bodyChunks.push(Buffer.from(chunk.subarray(0, room)));
+      if (bodyBytes >= BODY_LIMIT_BYTES) judgeBody();
+    },
+    onResponseEnd() {
+      judgeBody();
+    },
+    onResponseError(_controller, error) {
+      const [verdict, reason] = classifyHttpError(error, phase, timeoutMs);
+      finish(verdict, reason);
+    },
+  };
+  try {
+    client.dispatch(
+      { origin, path: check.path, method: check.method, headers: prepared.headers, reset: false },
+      handler,
+    );
+  } catch (error) {
+    finish("abstain", `invalid request: ${errorMessage(error)}`);
+  }
+}
+
+function isExpected(status: number, ranges: ReadonlyArray<readonly [number, number]>): boolean {
+  for (const [low, high] of ranges) if (status >= low && status <= high) return true;
+  return false;
+}

@@ -1,0 +1,69 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { createCheckRunner } from "./runner.js";
+import { TestServers, tcpCheck } from "./test-servers.js";
+
+const servers = new TestServers();
+const runner = createCheckRunner();
+afterEach(() => servers.closeAll());
+
+const target = (address: string) => ({ address, service: "redis" });
+
+describe("tcp check", () => {
+  it("is up when the connection opens", async () => {
+    const address = await servers.tcp(() => {});
+    expect(await runner.run(tcpCheck(), target(address))).toMatchObject({
+      verdict: "up",
+      reason: "connected",
+    });
+  });
+
+  it("is down with connect ECONNREFUSED when nothing listens", async () => {
+    const result = await runner.run(tcpCheck(), target(await servers.refusingAddress()));
+    expect(result).toMatchObject({ verdict: "down", reason: "connect ECONNREFUSED" });
+  });
+
+  it("sends and finds the expected text in the reply", async () => {
+    const address = await servers.tcp((socket) =>
+      socket.on("data", (data) => {
+        // Answer in two pieces, so the match has to span chunks.
+        if (data.toString().includes("PING")) {
+          socket.write("+PO");
+          setImmediate(() => socket.write("NG\r\n"));
+        }
+      }),
+    );
+    const check = tcpCheck({ send: "PING\r\n", expect: "+PONG" });
+    expect(await runner.run(check, target(address))).toMatchObject({
+      verdict: "up",
+      reason: "reply matched",
+    });
+  });
+
+  it("is down when the reply does not contain the expected text", async () => {
+    const address = await servers.tcp((socket) => socket.once("data", () => socket.end("-ERR loading\r\n")));
+    const result = await runner.run(tcpCheck({ send: "PING\r\n", expect: "+PONG" }), target(address));
+    expect(result).toMatchObject({
+      verdict: "down",
+      reason: 'closed before reply contained "+PONG"',
+      detail: "-ERR loading\r\n",
+    });
+  });
+
+  it("waits for a banner without sending, and times out in the reply phase", async () => {
+    const banner = await servers.tcp((socket) => socket.write("220 smtp ready\r\n"));
+    const up = await runner.run(tcpCheck({ expect: "220 " }), target(banner));
+    expect(up).toMatchObject({ verdict: "up", reason: "reply matched" });
+    const silent = await servers.tcp(() => {});
+    const startedAt = performance.now();
+    const down = await runner.run(tcpCheck({ expect: "220 ", timeoutMs: 300 }), target(silent));
+    expect(down).toMatchObject({ verdict: "down", reason: "timeout after 300 ms in reply" });
+    expect(performance.now() - startedAt).toBeLessThan(300 + 250);
+  });
+
+  it("uses the port from the config when it is set", async () => {
+    const address = await servers.tcp(() => {});
+    const port = Number(address.split(":")[1]);
+    const result = await runner.run(tcpCheck({ port }), target(await servers.refusingAddress()));
+    expect(result.verdict).toBe("up");
+  });
+});

@@ -1,0 +1,90 @@
+import { connect } from "node:net";
+import type { TcpCheckConfig } from "@lvsq/config";
+import {
+  type CheckResult,
+  type Verdict,
+  errorCode,
+  errorMessage,
+  isMachineryErrno,
+  makeResult,
+} from "./result.js";
+import { type CheckTarget, splitEndpoint } from "./target.js";
+
+/** How much of the reply is searched for `expect`. */
+export const REPLY_LIMIT_BYTES = 64 * 1024;
+
+type TcpPhase = "connect" | "reply";
+
+/**
+ * Connects within the deadline; with `send`, writes it; with `expect`, waits for that substring in the
+ * reply. Up as soon as the last step succeeds. The socket is destroyed on every path.
+ */
+export function runTcpCheck(
+  check: TcpCheckConfig,
+  target: CheckTarget,
+  signal?: AbortSignal,
+): Promise<CheckResult> {
+  const startedAt = performance.now();
+  const endpoint = splitEndpoint(target.address, check.port);
+  if ("error" in endpoint) return Promise.resolve(makeResult("abstain", startedAt, endpoint.error));
+  const expected = check.expect === undefined || check.expect === "" ? undefined : Buffer.from(check.expect);
+  return new Promise((resolve) => {
+    let phase: TcpPhase = "connect";
+    let settled = false;
+    let reply = Buffer.alloc(0);
+    const socket = connect({ host: endpoint.host, port: endpoint.port, noDelay: true });
+    const finish = (verdict: Verdict, reason: string, detail?: Buffer): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      socket.destroy();
+      resolve(
+        makeResult(verdict, startedAt, reason, detail ? { detail: detail.toString("utf8") } : undefined),
+      );
+    };
+    const timer = setTimeout(
+      () => finish("down", `timeout after ${check.timeoutMs} ms in ${phase}`, reply),
+      check.timeoutMs,
+    );
+    const onAbort = (): void => finish("abstain", "cancelled");
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+
+    socket.on("connect", () => {
+      phase = "reply";
+      if (check.send !== undefined && check.send !== "") {
+        socket.write(check.send, (error) => {
+          if (error) finish(...classifySocketError(error, phase));
+          else if (!expected) finish("up", "sent");
+        });
+      } else if (!expected) {
+        finish("up", "connected");
+      }
+    });
+    socket.on("data", (chunk: Buffer) => {
+      if (!expected) return;
+      reply = Buffer.concat([reply, chunk.subarray(0, REPLY_LIMIT_BYTES - reply.length)]);
+      if (reply.includes(expected)) finish("up", "reply matched");
+      else if (reply.length >= REPLY_LIMIT_BYTES)
+        finish("down", `reply did not contain ${quote(check.expect)}`, reply);
+    });
+    socket.on("end", () => {
+      const reason = expected ? `closed before reply contained ${quote(check.expect)}` : "closed in reply";
+      finish("down", reason, reply);
+    });
+    socket.on("error", (error) => finish(...classifySocketError(error, phase)));
+  });
+}
+
+function classifySocketError(error: Error, phase: TcpPhase): [Verdict, string] {
+  const code = errorCode(error);
+  if (code === undefined) return ["abstain", `checker error: ${errorMessage(error)}`];
+  if (isMachineryErrno(code)) return ["abstain", `${phase} ${code}`];
+  return ["down", phase === "connect" ? `connect ${code}` : `${code} in ${phase}`];
+}
+
+function quote(text: string | undefined): string {
+  const shown = text ?? "";
+  return JSON.stringify(shown.length > 60 ? `${shown.slice(0, 60)}…` : shown);
+}

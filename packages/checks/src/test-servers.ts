@@ -1,0 +1,115 @@
+// Helpers for this package's tests: real servers on 127.0.0.1, port 0, each closed by `closeAll()`.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { type Socket, createServer as createTcpServer, type Server as TcpServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { CheckConfig, HttpCheckConfig } from "@lvsq/config";
+
+type Closable = Server | TcpServer;
+
+export class TestServers {
+  readonly #servers: Closable[] = [];
+  readonly #sockets = new Set<Socket>();
+  readonly #dirs: string[] = [];
+
+  async http(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
+    return this.#listen(createServer(handler));
+  }
+
+  async https(
+    tls: { key: Buffer; cert: Buffer },
+    handler: (req: IncomingMessage, res: ServerResponse) => void,
+  ): Promise<string> {
+    return this.#listen(createHttpsServer(tls, handler));
+  }
+
+  async tcp(onConnection: (socket: Socket) => void): Promise<string> {
+    return this.#listen(createTcpServer(onConnection));
+  }
+
+  /** An address where nothing listens: a port that was just bound and released. */
+  async refusingAddress(): Promise<string> {
+    const server = createTcpServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as { port: number };
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    return `127.0.0.1:${port}`;
+  }
+
+  tempDir(): string {
+    const dir = mkdtempSync(join(tmpdir(), "lvsq-checks-"));
+    this.#dirs.push(dir);
+    return dir;
+  }
+
+  async closeAll(): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
+    const closing = this.#servers.map(
+      (server) => new Promise<void>((resolve) => server.close(() => resolve())),
+    );
+    this.#servers.length = 0;
+    await Promise.all(closing);
+    for (const dir of this.#dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  }
+
+  async #listen(server: Closable): Promise<string> {
+    this.#servers.push(server);
+    // Track every socket, so servers that stall on purpose can still be closed.
+    server.on("connection", (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.on("close", () => this.#sockets.delete(socket));
+    });
+    server.on("secureConnection", (socket: Socket) => this.#sockets.add(socket));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as { port: number };
+    return `127.0.0.1:${port}`;
+  }
+}
+
+/** A self-signed certificate for `lvsq.test`, made with openssl at test time. */
+export function makeSelfSignedCert(dir: string): { key: Buffer; cert: Buffer; certPath: string } {
+  const keyPath = join(dir, "key.pem");
+  const certPath = join(dir, "cert.pem");
+  try {
+    execFileSync(
+      "openssl",
+      ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        .concat(["-keyout", keyPath, "-out", certPath, "-days", "2", "-subj", "/CN=lvsq.test"])
+        .concat(["-addext", "subjectAltName=DNS:lvsq.test"]),
+      { stdio: "pipe" },
+    );
+  } catch (error) {
+    throw new Error(`openssl could not make a test certificate (apt-get install -y openssl): ${error}`);
+  }
+  return { key: readFileSync(keyPath), cert: readFileSync(certPath), certPath };
+}
+
+const TIMING = { intervalMs: 2000, timeoutMs: 1000, rise: 2, fall: 3 };
+
+export function httpCheck(overrides: Partial<HttpCheckConfig> = {}): HttpCheckConfig {
+  return {
+    type: "http",
+    ...TIMING,
+    path: "/",
+    method: "GET",
+    headers: {},
+    expectStatus: [[200, 399]],
+    tlsVerify: true,
+    ...overrides,
+  };
+}
+
+export function tcpCheck(overrides: Partial<Extract<CheckConfig, { type: "tcp" }>> = {}): CheckConfig {
+  return { type: "tcp", ...TIMING, ...overrides };
+}
+
+export function execCheck(
+  command: string[],
+  overrides: Partial<Extract<CheckConfig, { type: "exec" }>> = {},
+) {
+  return { type: "exec" as const, ...TIMING, command, env: {}, ...overrides };
+}

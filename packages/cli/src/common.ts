@@ -1,0 +1,60 @@
+import { type Bus, connectNatsBus } from "@lvsq/bus";
+import { ConfigError, type FleetConfig, loadConfig } from "@lvsq/config";
+import { createLogger, ExitCode, type Logger, type LogFormat, type LogLevel } from "@lvsq/runtime";
+import type { Command } from "commander";
+import { type CliIo, ExitWith } from "./io.js";
+
+export type GlobalFlags = { logLevel: LogLevel; logFormat: LogFormat };
+
+export function globalFlags(command: Command): GlobalFlags {
+  return command.optsWithGlobals() as GlobalFlags;
+}
+
+export function agentLogger(command: Command, bindings: Record<string, unknown>): Logger {
+  const flags = globalFlags(command);
+  return createLogger({ level: flags.logLevel, format: flags.logFormat, bindings });
+}
+
+/** Loads the config for an agent; an invalid one prints its problems and ends the process with 78. */
+export async function loadConfigOrExit(file: string, io: CliIo): Promise<FleetConfig> {
+  try {
+    return await loadConfig(file);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      io.stderr(`${error.message}\n`);
+      throw new ExitWith(ExitCode.config);
+    }
+    throw error;
+  }
+}
+
+/** Validates that `id` is one of `ids` (a usage error, exit 2, naming the choices). */
+export function requireId(kind: string, id: string, ids: string[], io: CliIo): void {
+  if (ids.includes(id)) return;
+  io.stderr(`error: ${kind} "${id}" is not in the config; expected one of: ${ids.join(", ") || "(none)"}\n`);
+  throw new ExitWith(ExitCode.usage);
+}
+
+export async function connectBus(config: FleetConfig, name: string, logger: Logger): Promise<Bus> {
+  return connectNatsBus({
+    servers: config.nats.servers,
+    name,
+    logger,
+    ...(config.nats.creds ? { creds: config.nats.creds } : {}),
+    ...(config.nats.tls ? { tls: config.nats.tls } : {}),
+  });
+}
+
+/** Adapts the bus's status stream to the probe's "connected or not" port. */
+export function connectionChanges(bus: Bus) {
+  return (listener: (connected: boolean) => void) =>
+    bus.onStatus((status) => {
+      if (status.type === "connected" || status.type === "reconnected") listener(true);
+      else if (status.type === "disconnected") listener(false);
+    });
+}
+
+/** Resolves when the process is told to stop (the signal handlers exit the process themselves). */
+export function runForever(): Promise<never> {
+  return new Promise(() => {});
+}
