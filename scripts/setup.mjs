@@ -19,7 +19,9 @@ if (major < 20 || (major === 20 && minor < 19)) {
 }
 
 // 1. node_modules
-const lockHash = createHash("sha256").update(readFileSync(join(root, "package-lock.json"))).digest("hex");
+const lockHash = createHash("sha256")
+  .update(readFileSync(join(root, "package-lock.json")))
+  .digest("hex");
 const stamp = join(root, "node_modules", ".lvsq-lock-hash");
 const fresh = existsSync(stamp) && readFileSync(stamp, "utf8") === lockHash;
 if (!fresh) {
@@ -41,6 +43,7 @@ const wanted = [
   ["ip", "iproute2"],
   ["curl", "curl"],
   ["openssl", "openssl"],
+  ["chromium", "chromium"],
 ];
 const PATHS = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 const has = (binary) => PATHS.some((dir) => existsSync(join(dir, binary)));
@@ -57,8 +60,8 @@ if (missing.length > 0) {
   say(`installing ${missing.join(" ")} with apt-get`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   const update = spawnSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
-  const install = update.status === 0 && spawnSync("apt-get", ["install", "-y", "-qq", ...missing], { stdio: "inherit", env });
-  if (!install || install.status !== 0) {
+  const install = update.status === 0 ? spawnSync("apt-get", ["install", "-y", "-qq", ...missing], { stdio: "inherit", env }) : update;
+  if (install.status !== 0) {
     say(`apt-get failed; run by hand: apt-get update && ${command}`);
     process.exit(1);
   }

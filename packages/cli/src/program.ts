@@ -1,15 +1,22 @@
 import { LVSQ_VERSION } from "@lvsq/protocol";
 import { ExitCode } from "@lvsq/runtime";
 import { Command, CommanderError, Option } from "commander";
+import { registerDirector } from "./commands/director.js";
+import { registerExplain } from "./commands/explain.js";
 import { registerProbe } from "./commands/probe.js";
+import { registerRun } from "./commands/run.js";
 import { registerSchema } from "./commands/schema.js";
 import { registerValidate } from "./commands/validate.js";
 import { type CliIo, ExitWith, processIo } from "./io.js";
 
 const EXAMPLES = `
 Examples:
-  $ lvsq validate /etc/lvsq/fleet.yaml        check a config before you deploy it
-  $ lvsq schema > lvsq.schema.json             JSON Schema for your editor
+  $ lvsq validate /etc/lvsq/fleet.yaml                  check a config before you deploy it
+  $ lvsq run --config seed.yaml                         standalone: the shell loop, replaced (no NATS)
+  $ lvsq probe --config fleet.yaml --id probe-dc1       a probe agent: checks and votes over NATS
+  $ lvsq director --config fleet.yaml --id lvs-a        a director agent: quorum → ipvs table
+  $ lvsq explain --config fleet.yaml web                why each real server is in or out
+  $ lvsq schema > lvsq.schema.json                      JSON Schema for your editor
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage error, 78 invalid config (EX_CONFIG).
 Docs: docs/configuration.md, docs/operations.md`;
@@ -40,6 +47,9 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerValidate(program, io);
   registerSchema(program, io);
   registerProbe(program, io);
+  registerDirector(program, io);
+  registerRun(program, io);
+  registerExplain(program, io);
   for (const command of program.commands)
     command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;

@@ -118,6 +118,12 @@ export function normalizeConfig(
     if ("problems" in resolved) {
       for (const p of resolved.problems) problems.push({ path: at("check", p.field), message: p.message });
     }
+    if ("check" in resolved && raw.quorum.voteTtl <= resolved.check.intervalMs) {
+      problems.push({
+        path: ["quorum", "voteTtl"],
+        message: `voteTtl (${raw.quorum.voteTtl} ms) must be longer than the check interval of service "${id}" (${resolved.check.intervalMs} ms), or its votes expire between rounds`,
+      });
+    }
     service.probes?.forEach((probe, i) => {
       if (!probes.some((p) => p.id === probe)) {
         problems.push({

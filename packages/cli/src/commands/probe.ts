@@ -1,7 +1,15 @@
 import { createCheckRunner } from "@lvsq/checks";
 import { loadConfig } from "@lvsq/config";
 import { ProbeAgent } from "@lvsq/probe";
-import { handleSignals } from "@lvsq/runtime";
+import {
+  createMetricsRegistry,
+  createProbeMetrics,
+  ExitCode,
+  handleSignals,
+  type MetricsServer,
+  parseHostPort,
+  serveMetrics,
+} from "@lvsq/runtime";
 import type { Command } from "commander";
 import {
   agentLogger,
@@ -11,7 +19,7 @@ import {
   requireId,
   runForever,
 } from "../common.js";
-import type { CliIo } from "../io.js";
+import { type CliIo, ExitWith } from "../io.js";
 
 export function registerProbe(program: Command, io: CliIo): void {
   program
@@ -26,59 +34,83 @@ export function registerProbe(program: Command, io: CliIo): void {
     .requiredOption("--config <file>", "fleet config (YAML)")
     .requiredOption("--id <id>", "this probe's id in the config's `probes`")
     .option("--max-concurrent <n>", "checks in flight at once", (v) => Number.parseInt(v, 10), 512)
+    .option("--metrics <host:port>", "serve Prometheus metrics on http://HOST:PORT/metrics")
     .addHelpText(
       "after",
       "\nExamples:\n  $ lvsq probe --config /etc/lvsq/fleet.yaml --id probe-dc1\n  $ LVSQ_NATS_URL=nats://10.0.0.5:4222 lvsq probe --config fleet.yaml --id probe-dc2 --log-format pretty",
     )
-    .action(async (options: { config: string; id: string; maxConcurrent: number }, command: Command) => {
-      const config = await loadConfigOrExit(options.config, io);
-      requireId(
-        "probe",
-        options.id,
-        config.probes.map((p) => p.id),
-        io,
-      );
-      const site = config.probes.find((p) => p.id === options.id)!.site;
-      const logger = agentLogger(command, { probe: options.id, site });
-      const bus = await connectBus(config, `lvsq-probe-${options.id}`, logger);
-      // One check runner per loaded config: it caches CA files and compiled regexes; a reload re-reads them.
-      let checks = createCheckRunner();
-      const agent = new ProbeAgent({
-        config,
-        probeId: options.id,
-        bus: {
-          publish: (s, p) => void bus.publish(s, p),
-          isConnected: () => bus.isConnected(),
-          onConnectionChange: connectionChanges(bus),
-        },
-        runCheck: (check, target, runOptions) => checks.run(check, target, runOptions),
-        logger,
-        maxConcurrent: options.maxConcurrent,
-      });
-      logger.info(
-        { services: Object.keys(agent.snapshot()).length, connected: bus.isConnected() },
-        "probe started",
-      );
-      handleSignals(logger, {
-        reload: async () => {
+    .action(
+      async (
+        options: { config: string; id: string; maxConcurrent: number; metrics?: string },
+        command: Command,
+      ) => {
+        const metricsAddress = options.metrics === undefined ? undefined : parseHostPort(options.metrics);
+        if (metricsAddress && "error" in metricsAddress) {
+          io.stderr(`error: --metrics: ${metricsAddress.error}\n`);
+          throw new ExitWith(ExitCode.usage);
+        }
+        const config = await loadConfigOrExit(options.config, io);
+        requireId(
+          "probe",
+          options.id,
+          config.probes.map((p) => p.id),
+          io,
+        );
+        const site = config.probes.find((p) => p.id === options.id)!.site;
+        const logger = agentLogger(command, { probe: options.id, site });
+        const registry = createMetricsRegistry();
+        let metricsServer: MetricsServer | undefined;
+        if (options.metrics !== undefined) {
           try {
-            const next = await loadConfig(options.config);
-            checks = createCheckRunner();
-            agent.reload(next);
-            logger.info("config reloaded");
+            metricsServer = await serveMetrics(options.metrics, registry, logger);
           } catch (error) {
-            logger.error(
-              { err: error instanceof Error ? error.message : error },
-              "config reload refused; keeping the running config",
+            io.stderr(
+              `error: --metrics ${options.metrics}: ${error instanceof Error ? error.message : error}\n`,
             );
+            throw new ExitWith(ExitCode.failure);
           }
-        },
-        stop: async () => {
-          await agent.stop();
-          await bus.close();
-        },
-        stopTimeoutMs: 2000,
-      });
-      await runForever();
-    });
+        }
+        const bus = await connectBus(config, `lvsq-probe-${options.id}`, logger);
+        // One check runner per loaded config: it caches CA files and compiled regexes; a reload re-reads them.
+        let checks = createCheckRunner();
+        const agent = new ProbeAgent({
+          config,
+          probeId: options.id,
+          bus: {
+            publish: (s, p) => void bus.publish(s, p),
+            isConnected: () => bus.isConnected(),
+            onConnectionChange: connectionChanges(bus),
+          },
+          runCheck: (check, target, runOptions) => checks.run(check, target, runOptions),
+          logger,
+          maxConcurrent: options.maxConcurrent,
+          ...(metricsServer ? { metrics: createProbeMetrics(registry) } : {}),
+        });
+        logger.info(
+          { services: Object.keys(agent.snapshot()).length, connected: bus.isConnected() },
+          "probe started",
+        );
+        handleSignals(logger, {
+          reload: async () => {
+            try {
+              const next = await loadConfig(options.config);
+              checks = createCheckRunner();
+              agent.reload(next);
+              logger.info("config reloaded");
+            } catch (error) {
+              logger.error(
+                { err: error instanceof Error ? error.message : error },
+                "config reload refused; keeping the running config",
+              );
+            }
+          },
+          stop: async () => {
+            await agent.stop();
+            await Promise.all([bus.close(), metricsServer?.close()]);
+          },
+          stopTimeoutMs: 2000,
+        });
+        await runForever();
+      },
+    );
 }

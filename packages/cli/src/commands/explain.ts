@@ -1,0 +1,82 @@
+import { connectNatsBus } from "@lvsq/bus";
+import type { ServiceExplanation } from "@lvsq/engine";
+import { subjects } from "@lvsq/protocol";
+import { createLogger, ExitCode } from "@lvsq/runtime";
+import type { Command } from "commander";
+import { loadConfigOrExit, requireId } from "../common.js";
+import { askControl, controlSocketPath } from "../control-socket.js";
+import { renderExplanation } from "../explain-render.js";
+import { type CliIo, ExitWith } from "../io.js";
+
+type Answer = { director: string; role: string; explanation: ServiceExplanation } | { error: string };
+
+export function registerExplain(program: Command, io: CliIo): void {
+  program
+    .command("explain")
+    .summary("say why each real server of a service is in or out of the table")
+    .description(
+      "Asks a running director (over NATS; in standalone mode, the local `lvsq run` over its unix socket) and\n" +
+        "prints for each real server: in/out and weight, the rule that decided, the tally against the quorum\n" +
+        "thresholds, and every probe's vote by site with its age and reason.",
+    )
+    .requiredOption("--config <file>", "fleet config (YAML)")
+    .option("--director <id>", "which director to ask (default: the first in the config)")
+    .option("--json", "print the explanation as JSON")
+    .argument("<service>", "service id")
+    .argument("[rs]", "one real server (ip:port)")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ lvsq explain --config fleet.yaml web\n  $ lvsq explain --config fleet.yaml web 198.51.100.12:80 --director lvs-b --json",
+    )
+    .action(
+      async (
+        service: string,
+        rs: string | undefined,
+        options: { config: string; director?: string; json?: boolean },
+      ) => {
+        const config = await loadConfigOrExit(options.config, io);
+        if (!config.services[service]) {
+          io.stderr(
+            `error: unknown service "${service}"; expected one of: ${Object.keys(config.services).join(", ")}\n`,
+          );
+          throw new ExitWith(ExitCode.usage);
+        }
+        let answer: Answer;
+        if (config.standalone) {
+          answer = (await askControl(controlSocketPath(config.cluster), service, rs).catch(fail)) as Answer;
+        } else {
+          const director = options.director ?? config.directors[0]!.id;
+          requireId(
+            "director",
+            director,
+            config.directors.map((d) => d.id),
+            io,
+          );
+          const logger = createLogger({ level: "silent" });
+          const bus = await connectNatsBus({
+            servers: config.nats.servers,
+            name: "lvsq-explain",
+            logger,
+            firstConnectWaitMs: 3000,
+          });
+          try {
+            answer = (await bus
+              .request(subjects.explain(config.cluster, director), { service, rs }, 3000)
+              .catch(fail)) as Answer;
+          } finally {
+            await bus.close();
+          }
+        }
+        if ("error" in answer) {
+          io.stderr(`error: ${answer.error}\n`);
+          throw new ExitWith(ExitCode.failure);
+        }
+        io.stdout(options.json ? `${JSON.stringify(answer, null, 2)}\n` : renderExplanation(answer));
+
+        function fail(error: unknown): never {
+          io.stderr(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+          throw new ExitWith(ExitCode.failure);
+        }
+      },
+    );
+}

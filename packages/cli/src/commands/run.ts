@@ -1,0 +1,98 @@
+import { createMemoryBus } from "@lvsq/bus";
+import { createCheckRunner } from "@lvsq/checks";
+import { STANDALONE_DIRECTOR, STANDALONE_PROBE } from "@lvsq/config";
+import { DirectorAgent } from "@lvsq/director";
+import { ProbeAgent } from "@lvsq/probe";
+import { ExitCode, handleSignals } from "@lvsq/runtime";
+import type { Command } from "commander";
+import { agentLogger, connectionChanges, loadConfigOrExit, runForever } from "../common.js";
+import { controlSocketPath, serveControl } from "../control-socket.js";
+import { type CliIo, ExitWith } from "../io.js";
+import { kernelDriver, reloader } from "./director.js";
+
+export function registerRun(program: Command, io: CliIo): void {
+  program
+    .command("run")
+    .summary("standalone mode: probe and apply on this node, no NATS (replaces the shell loop)")
+    .description(
+      "The whole job in one process: checks every real server, flips a server only after rise/fall results,\n" +
+        "removes it (or sets weight 0 with onDown: quiesce), installs the fallback servers when none is up and\n" +
+        "takes them out when one is back. Needs a config without `probes` (see docs/examples/seed.yaml).\n" +
+        "`lvsq explain` talks to it over the unix socket /run/lvsq/<cluster>.sock (LVSQ_CONTROL_SOCKET overrides).",
+    )
+    .requiredOption("--config <file>", "fleet config (YAML) without probes/sites/directors")
+    .option("--dry-run", "read the kernel table but only log the ipvsadm commands it would run")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ lvsq run --config /etc/lvsq/seed.yaml\n  $ lvsq run --config seed.yaml --dry-run --log-format pretty\n  $ lvsq explain --config seed.yaml web",
+    )
+    .action(async (options: { config: string; dryRun?: boolean }, command: Command) => {
+      const config = await loadConfigOrExit(options.config, io);
+      if (!config.standalone) {
+        io.stderr(
+          "error: lvsq run is standalone mode and needs a config without `probes`; for a fleet run `lvsq probe` and `lvsq director`\n",
+        );
+        throw new ExitWith(ExitCode.usage);
+      }
+      const logger = agentLogger(command, { director: STANDALONE_DIRECTOR });
+      const bus = createMemoryBus({ name: "standalone" });
+      const director = await DirectorAgent.start({
+        config,
+        directorId: STANDALONE_DIRECTOR,
+        bus,
+        driver: kernelDriver(config.director.ipvsadm, options.dryRun === true, logger),
+        logger,
+        standalone: true,
+        ipvsadm: config.director.ipvsadm,
+      });
+      let checks = createCheckRunner();
+      const probe = new ProbeAgent({
+        config,
+        probeId: STANDALONE_PROBE,
+        bus: {
+          publish: (s, p) => void bus.publish(s, p),
+          isConnected: () => true,
+          onConnectionChange: connectionChanges(bus),
+        },
+        runCheck: (check, target, runOptions) => checks.run(check, target, runOptions),
+        logger,
+      });
+      const socketPath = controlSocketPath(config.cluster);
+      const control = await serveControl(socketPath, (service, rs) => {
+        const explanation = director.explain(service, rs);
+        if (!explanation) throw new Error(`unknown service or real server: ${service} ${rs ?? ""}`.trim());
+        return { director: STANDALONE_DIRECTOR, role: "standalone", at: Date.now(), explanation };
+      }).catch((error: unknown) => {
+        logger.warn(
+          { err: error instanceof Error ? error.message : error, socket: socketPath },
+          "cannot open the control socket; lvsq explain will not reach this process",
+        );
+        return undefined;
+      });
+      logger.info(
+        {
+          services: Object.keys(config.services).length,
+          dryRun: options.dryRun === true,
+          socket: socketPath,
+        },
+        "standalone started",
+      );
+      handleSignals(logger, {
+        reload: reloader(options.config, logger, (next) => {
+          if (!next.standalone)
+            throw new Error("the new config has probes; lvsq run needs a standalone config");
+          checks = createCheckRunner();
+          director.reload(next);
+          probe.reload(next);
+        }),
+        stop: async () => {
+          await probe.stop();
+          await director.stop();
+          control?.close();
+          await bus.close();
+        },
+        stopTimeoutMs: 5000,
+      });
+      await runForever();
+    });
+}

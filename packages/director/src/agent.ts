@@ -1,0 +1,282 @@
+import type { Bus, BusSubscription } from "@lvsq/bus";
+import type { FleetConfig } from "@lvsq/config";
+import {
+  type AdminCommand,
+  type DirectorState,
+  type EngineInput,
+  explain,
+  initialState,
+  ownedServiceKeys,
+  type StepResult,
+  step,
+} from "@lvsq/engine";
+import { type IpvsDriver, IpvsadmError, renderCommands } from "@lvsq/ipvs";
+import {
+  type DirectorRole,
+  type EventEnvelope,
+  parseVotesSubject,
+  subjects,
+  VoteBatch,
+} from "@lvsq/protocol";
+import { every, type Logger, rateLimitedWarn } from "@lvsq/runtime";
+import { type ApplyOutcome, ApplyLoop } from "./apply-loop.js";
+import { type DirectorEvent, logEvent } from "./events.js";
+import { buildHeartbeat, countUpDown, type DirectorCounts, emptyCounts, ownedDigest } from "./heartbeat.js";
+
+export type DirectorOptions = {
+  config: FleetConfig;
+  directorId: string;
+  bus: Bus;
+  driver: IpvsDriver;
+  logger: Logger;
+  /** `standalone` in `lvsq run`; otherwise leader/follower/isolated from the bus state. */
+  standalone?: boolean;
+  now?: () => number;
+  tickMs?: number;
+  heartbeatMs?: number;
+  ipvsadm?: string;
+};
+
+/**
+ * The director agent: votes from the bus → engine.step → ipvs plan/apply, coalesced to one batch in flight.
+ * Reads the kernel table first and treats it as current; reconciles every `reconcileInterval`; never touches
+ * services the config does not own; on stop leaves the kernel table exactly as it is.
+ */
+export class DirectorAgent {
+  private config: FleetConfig;
+  private state: DirectorState;
+  private owned: Set<string>;
+  private readonly loop: ApplyLoop;
+  private readonly timers: { stop(): void }[] = [];
+  private readonly subscriptions: BusSubscription[] = [];
+  private readonly now: () => number;
+  private readonly startedAt: number;
+  private readonly warnDrop: ReturnType<typeof rateLimitedWarn>;
+  private readonly counts: DirectorCounts = emptyCounts();
+  private digest = "unknown";
+  private lastApplyAt: number | undefined;
+  private lastApplyMs: number | undefined;
+  private stopped = false;
+  private repairSoon = false;
+
+  private constructor(private readonly options: DirectorOptions) {
+    this.config = options.config;
+    this.now = options.now ?? Date.now;
+    this.startedAt = this.now();
+    this.state = initialState(this.config, options.directorId);
+    this.owned = ownedServiceKeys(this.config);
+    this.warnDrop = rateLimitedWarn(options.logger, 60_000, this.now);
+    this.loop = new ApplyLoop(
+      options.driver,
+      () => this.owned,
+      options.logger,
+      (outcome) => this.onApplied(outcome),
+    );
+  }
+
+  static async start(options: DirectorOptions): Promise<DirectorAgent> {
+    const agent = new DirectorAgent(options);
+    await agent.begin();
+    return agent;
+  }
+
+  private async begin(): Promise<void> {
+    const { bus, logger, config } = this.options;
+    const kernel = await this.loop.read();
+    this.digest = ownedDigest(kernel, this.owned);
+    logger.info(
+      { services: kernel.services.length, owned: this.owned.size },
+      "read the kernel table; treating it as current",
+    );
+    this.feed({ type: "observed", table: kernel, now: this.now() });
+    this.subscriptions.push(
+      bus.subscribe(subjects.allVotes(config.cluster), VoteBatch, (batch, subject) =>
+        this.onVotes(batch, subject),
+      ),
+      bus.serve(subjects.explain(config.cluster, this.options.directorId), (request) =>
+        this.answerExplain(request),
+      ),
+    );
+    this.timers.push(
+      every(this.options.tickMs ?? 250, () => void this.feed({ type: "tick", now: this.now() })),
+      every(this.config.director.reconcileIntervalMs, () => this.reconcile(), {
+        onError: (e) => logger.error({ err: e }, "reconcile failed"),
+      }),
+      every(this.options.heartbeatMs ?? 2000, () => this.publishHeartbeat(), { immediate: true }),
+      every(1000, () => (this.repairSoon ? this.reconcile() : undefined), { onError: () => {} }),
+    );
+  }
+
+  /** Feeds one engine input and acts on the result (events out, apply when the desired table changed). */
+  feed(input: EngineInput): StepResult {
+    const result = step(this.state, input);
+    this.state = result.state;
+    for (const event of result.events) this.emit(event);
+    if (result.dropped) {
+      this.counts.votesDropped += result.dropped.votes;
+      const source = input.type === "votes" ? input.batch.probe : input.type;
+      this.warnDrop(
+        `${result.dropped.reason}:${source}`,
+        { probe: source, reason: result.dropped.reason, detail: result.dropped.detail },
+        "dropped votes",
+      );
+    }
+    if (result.changed && !this.stopped) this.loop.submit(result.desired);
+    return result;
+  }
+
+  admin(command: AdminCommand): StepResult {
+    return this.feed({ type: "admin", command, now: this.now() });
+  }
+
+  /** Applies a new, already validated config (SIGHUP). */
+  reload(config: FleetConfig): void {
+    this.config = config;
+    this.owned = ownedServiceKeys(config);
+    this.feed({ type: "config", config, now: this.now() });
+    this.emit({ type: "config-reloaded", service: "*", services: Object.keys(config.services).length });
+  }
+
+  explain(service: string, rs?: string) {
+    return explain(this.state, service, rs, this.now());
+  }
+
+  get role(): DirectorRole {
+    if (this.options.standalone) return "standalone";
+    return this.options.bus.isConnected() ? "leader" : "isolated";
+  }
+
+  stats() {
+    return { ...this.counts, digest: this.digest, role: this.role };
+  }
+
+  /** Stops deciding and applying; waits for an apply in flight. The kernel table stays as it is. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.timers.splice(0)) timer.stop();
+    for (const sub of this.subscriptions.splice(0)) sub.unsubscribe();
+    await this.loop.idle();
+  }
+
+  /** Waits until no apply is pending (tests and `lvsq run` use it before reading the kernel). */
+  idle(): Promise<void> {
+    return this.loop.idle();
+  }
+
+  async reconcile(): Promise<void> {
+    if (this.stopped) return;
+    this.repairSoon = false;
+    const ops = await this.loop.reconcile();
+    this.digest = ownedDigest(this.loop.lastObserved, this.owned);
+    if (ops.length > 0) {
+      this.counts.driftRepairs++;
+      this.emit({
+        type: "drift-repaired",
+        service: "*",
+        ops: ops.length,
+        commands: renderCommands(ops, this.options.ipvsadm).slice(0, 20),
+      });
+    }
+  }
+
+  private onVotes(batch: VoteBatch, subject: string): void {
+    const parts = parseVotesSubject(subject);
+    if (
+      !parts ||
+      parts.probe !== batch.probe ||
+      parts.service !== batch.service ||
+      parts.cluster !== batch.cluster
+    ) {
+      this.counts.votesDropped += batch.votes.length;
+      this.warnDrop(
+        `subject-mismatch:${parts?.probe ?? subject}`,
+        { subject, probe: batch.probe, service: batch.service },
+        "dropped votes: the subject does not match the payload (forged or misrouted)",
+      );
+      return;
+    }
+    const result = this.feed({ type: "votes", batch, now: this.now() });
+    this.counts.votesAccepted += batch.votes.length - (result.dropped?.votes ?? 0);
+  }
+
+  private answerExplain(request: unknown) {
+    const { service, rs } = (request ?? {}) as { service?: unknown; rs?: unknown };
+    if (typeof service !== "string") throw new Error("explain needs { service, rs? }");
+    const explanation = this.explain(service, typeof rs === "string" ? rs : undefined);
+    if (!explanation)
+      throw new Error(`unknown service or real server: ${service}${typeof rs === "string" ? ` ${rs}` : ""}`);
+    return { director: this.options.directorId, role: this.role, at: this.now(), explanation };
+  }
+
+  private onApplied(outcome: ApplyOutcome): void {
+    this.lastApplyAt = this.now();
+    this.lastApplyMs = outcome.durationMs;
+    this.digest = ownedDigest(this.loop.lastObserved, this.owned);
+    if (!outcome.error) {
+      this.counts.applies++;
+      this.options.logger.info(
+        {
+          op: "apply",
+          ops: outcome.ops.length,
+          durationMs: Math.round(outcome.durationMs * 100) / 100,
+          drift: outcome.drift,
+        },
+        "applied to the kernel table",
+      );
+      return;
+    }
+    this.counts.applyErrors++;
+    this.repairSoon = true;
+    const error = outcome.error;
+    this.emit({
+      type: "apply-error",
+      service: "*",
+      ops: outcome.ops.length,
+      message: error.message,
+      ...(error instanceof IpvsadmError
+        ? { argv: [...error.argv], exitCode: error.exitCode, stderr: error.stderr.slice(0, 512) }
+        : {}),
+    });
+  }
+
+  private emit(event: StepResult["events"][number] | DirectorEvent): void {
+    logEvent(this.options.logger, event);
+    const envelope: EventEnvelope = {
+      v: 1,
+      cluster: this.config.cluster,
+      director: this.options.directorId,
+      service: event.service,
+      at: this.now(),
+      event: event as EventEnvelope["event"],
+    };
+    this.options.bus.publish(
+      subjects.events(this.config.cluster, event.service === "*" ? "_director" : event.service),
+      envelope,
+    );
+  }
+
+  private publishHeartbeat(): void {
+    const pair = this.config.directors.find((d) => d.id === this.options.directorId)?.pair;
+    const { up, down } = countUpDown(this.config, this.state.desired);
+    this.counts.realServersUp = up;
+    this.counts.realServersDown = down;
+    const heartbeat = buildHeartbeat({
+      config: this.config,
+      director: this.options.directorId,
+      pair,
+      role: this.role,
+      startedAt: this.startedAt,
+      now: this.now(),
+      epoch: 0,
+      appliedEpoch: 0,
+      digest: this.digest,
+      lastApplyAt: this.lastApplyAt,
+      lastApplyMs: this.lastApplyMs,
+      counts: { ...this.counts },
+    });
+    this.options.bus.publish(
+      subjects.directorStatus(this.config.cluster, this.options.directorId),
+      heartbeat,
+    );
+  }
+}

@@ -1,0 +1,105 @@
+import { type IpvsDriver, type IpvsOp, type IpvsadmError, plan } from "@lvsq/ipvs";
+import type { IpvsTable } from "@lvsq/protocol";
+import type { Logger } from "@lvsq/runtime";
+
+export type ApplyOutcome = {
+  ops: IpvsOp[];
+  durationMs: number;
+  error: IpvsadmError | Error | undefined;
+  /** true for a reconcile that found the kernel different from what we last wanted. */
+  drift: boolean;
+};
+
+/**
+ * Turns desired tables into kernel writes with at most one `ipvsadm -R` batch in flight: while a batch runs,
+ * newer desired tables only replace each other, and the next batch takes the newest (so 100k votes/s never
+ * means 100k execs). It keeps the last table read from (or written to) the kernel as `observed`, and re-reads
+ * the kernel after any failure so the next plan starts from the truth.
+ */
+export class ApplyLoop {
+  private observed: IpvsTable | undefined;
+  private wanted: IpvsTable | undefined;
+  private dirty = false;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly driver: IpvsDriver,
+    private readonly owned: () => ReadonlySet<string>,
+    private readonly logger: Logger,
+    private readonly onOutcome: (outcome: ApplyOutcome) => void,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** Reads the kernel table (at start, and on every reconcile). */
+  async read(): Promise<IpvsTable> {
+    this.observed = await this.driver.read();
+    return this.observed;
+  }
+
+  get lastObserved(): IpvsTable | undefined {
+    return this.observed;
+  }
+
+  /** Asks for `desired` to be in the kernel; returns at once. */
+  submit(desired: IpvsTable): void {
+    this.wanted = desired;
+    this.dirty = true;
+    if (!this.running) this.running = this.drain().finally(() => (this.running = undefined));
+  }
+
+  /** Resolves when nothing is pending or in flight. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /**
+   * Re-reads the kernel and repairs any difference from the last desired table (someone ran `ipvsadm -d`
+   * by hand, a failed apply left a gap). Returns the repairing ops (empty when there was no drift).
+   */
+  async reconcile(): Promise<IpvsOp[]> {
+    await this.idle();
+    const observed = await this.read();
+    if (!this.wanted) return [];
+    const ops = plan(this.wanted, observed, this.owned());
+    if (ops.length > 0) await this.write(ops, true);
+    return ops;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.dirty && this.wanted) {
+      this.dirty = false;
+      if (!this.observed) await this.read();
+      const ops = plan(this.wanted, this.observed!, this.owned());
+      if (ops.length > 0) await this.write(ops, false);
+    }
+  }
+
+  private async write(ops: IpvsOp[], drift: boolean): Promise<void> {
+    const started = this.now();
+    const target = this.wanted!;
+    try {
+      await this.driver.apply(ops);
+      // What we wrote is now the kernel's state for the owned services; the rest is unchanged.
+      this.observed = mergeOwned(this.observed!, target, this.owned());
+      this.onOutcome({ ops, durationMs: this.now() - started, error: undefined, drift });
+    } catch (error) {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      this.onOutcome({ ops, durationMs: this.now() - started, error: failure, drift });
+      try {
+        await this.read();
+      } catch (readError) {
+        this.logger.error({ err: readError }, "cannot re-read the kernel table after a failed apply");
+        this.observed = undefined;
+      }
+    }
+  }
+}
+
+function mergeOwned(observed: IpvsTable, desired: IpvsTable, owned: ReadonlySet<string>): IpvsTable {
+  return {
+    services: [
+      ...observed.services.filter((s) => !owned.has(s.key)),
+      ...desired.services.filter((s) => owned.has(s.key)),
+    ],
+  };
+}

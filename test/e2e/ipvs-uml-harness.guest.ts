@@ -1,0 +1,37 @@
+// Runs INSIDE the UML guest: proves the guest helpers later tests build on (namespaces as hosts,
+// veth pairs into a bridge, an HTTP server process inside a namespace), then exits 3 on purpose.
+import { addBridge, addNetns, addVethPair, run, spawnHttpServer, writeResult } from "../harness/uml-guest.js";
+
+const hosts = [
+  { ns: "site", address: "198.51.100.1" },
+  { ns: "director", address: "198.51.100.2" },
+  { ns: "backend", address: "198.51.100.3" },
+];
+for (const host of hosts) {
+  addNetns(host.ns);
+  addVethPair(
+    { name: `${host.ns}0`, netns: host.ns, address: `${host.address}/24` },
+    { name: `br-${host.ns}` },
+  );
+}
+addBridge("br0", { ports: hosts.map((h) => `br-${h.ns}`) });
+const server = await spawnHttpServer({ host: "198.51.100.3", netns: "backend" });
+const body = run([
+  "ip",
+  "netns",
+  "exec",
+  "site",
+  "curl",
+  "-s",
+  "--max-time",
+  "5",
+  `http://198.51.100.3:${server.port}/`,
+]);
+server.stop();
+writeResult("harness.json", {
+  body: body.trim(),
+  port: server.port,
+  siteAddresses: run(["ip", "-n", "site", "-br", "addr", "show", "site0"]).trim(),
+  netns: run(["ip", "netns", "list"]).trim().split("\n").sort(),
+});
+process.exit(3);

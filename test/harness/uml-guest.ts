@@ -1,0 +1,221 @@
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { dirname, join } from "node:path";
+
+/**
+ * Helpers for scenarios running INSIDE the UML guest (see uml.ts): network namespaces, veth pairs,
+ * bridges, dummy VIP interfaces, loopback HTTP servers, result files. Every process start costs
+ * 50-250 ms in the guest, so helpers run one command per step and nothing in a loop.
+ */
+
+export function inGuest(): boolean {
+  const { env } = process;
+  return env.LVSQ_UML === "1";
+}
+
+/** Runs a program synchronously (10 s deadline), returns stdout; throws with its stderr. */
+export function run(argv: readonly string[], input?: string): string {
+  try {
+    return execFileSync(argv[0] as string, argv.slice(1), {
+      input: input ?? "",
+      encoding: "utf8",
+      timeout: 10_000,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr ?? "";
+    throw new Error(`\`${argv.join(" ")}\` failed: ${stderr.trim() || String(error)}`);
+  }
+}
+
+/**
+ * Runs a program without blocking the event loop (use it when this process also serves, e.g. `curl`
+ * against in-process HTTP servers); 10 s deadline; resolves stdout, rejects with stderr.
+ */
+export function runAsync(argv: readonly string[], timeoutMs = 10_000): Promise<string> {
+  return new Promise((done, fail) => {
+    execFile(
+      argv[0] as string,
+      argv.slice(1),
+      { encoding: "utf8", timeout: timeoutMs },
+      (error, stdout, stderr) => {
+        if (error) fail(new Error(`\`${argv.join(" ")}\` failed: ${stderr.trim() || String(error)}`));
+        else done(stdout);
+      },
+    );
+  });
+}
+
+/** `ip ...`, optionally inside a namespace (`ip -n NS ...`). */
+export function ip(args: readonly string[], netns?: string): string {
+  return run(netns === undefined ? ["ip", ...args] : ["ip", "-n", netns, ...args]);
+}
+
+/** A new network namespace with lo up: its own IPVS table, routes and addresses. */
+export function addNetns(name: string): string {
+  ip(["netns", "add", name]);
+  ip(["link", "set", "lo", "up"], name);
+  return name;
+}
+
+export type VethEnd = { name: string; netns?: string; address?: string };
+
+/** A veth pair; each end optionally moved into a namespace, given an address (CIDR) and set up. */
+export function addVethPair(a: VethEnd, b: VethEnd): void {
+  ip(["link", "add", a.name, "type", "veth", "peer", "name", b.name]);
+  for (const end of [a, b]) {
+    if (end.netns !== undefined) ip(["link", "set", end.name, "netns", end.netns]);
+    if (end.address !== undefined) ip(["addr", "add", end.address, "dev", end.name], end.netns);
+    ip(["link", "set", end.name, "up"], end.netns);
+  }
+}
+
+/** A bridge (a switch between namespaces): `ports` are interfaces in the same namespace. */
+export function addBridge(
+  name: string,
+  options: { netns?: string; ports?: string[]; address?: string } = {},
+): void {
+  ip(["link", "add", name, "type", "bridge"], options.netns);
+  for (const port of options.ports ?? []) ip(["link", "set", port, "master", name], options.netns);
+  if (options.address !== undefined) ip(["addr", "add", options.address, "dev", name], options.netns);
+  ip(["link", "set", name, "up"], options.netns);
+}
+
+/** A dummy interface holding VIPs (CIDRs such as 192.0.2.10/32), the way a director holds its VIPs. */
+export function addDummyVip(name: string, addresses: readonly string[], netns?: string): void {
+  ip(["link", "add", name, "type", "dummy"], netns);
+  for (const address of addresses) ip(["addr", "add", address, "dev", name], netns);
+  ip(["link", "set", name, "up"], netns);
+}
+
+export type LoopbackHttpServer = { host: string; port: number; hits: () => number; server: Server };
+
+/** In-process HTTP servers (e.g. on 127.0.0.2 and 127.0.0.3, port 0) that answer with their host:port. */
+export async function startHttpServers(hosts: readonly string[], port = 0): Promise<LoopbackHttpServer[]> {
+  return Promise.all(
+    hosts.map(
+      (host) =>
+        new Promise<LoopbackHttpServer>((ready, fail) => {
+          let hits = 0;
+          const server = createServer((_req, res) => {
+            hits++;
+            const { port: bound } = server.address() as AddressInfo;
+            res.setHeader("connection", "close");
+            res.end(`${host}:${bound}\n`);
+          });
+          server.once("error", fail);
+          server.listen(port, host, () => {
+            const { port: bound } = server.address() as AddressInfo;
+            ready({ host, port: bound, hits: () => hits, server });
+          });
+        }),
+    ),
+  );
+}
+
+export async function closeHttpServers(servers: readonly LoopbackHttpServer[]): Promise<void> {
+  await Promise.all(servers.map((s) => new Promise((done) => s.server.close(done))));
+}
+
+const HTTP_SERVER_SOURCE = `
+const http = require("node:http");
+const [host, port] = process.argv.slice(1);
+const server = http.createServer((q, s) => { s.setHeader("connection", "close"); s.end(host + ":" + server.address().port + "\\n"); });
+server.listen(Number(port), host, () => console.log("listening " + server.address().port));
+process.on("SIGTERM", () => process.exit(0));
+`;
+
+/** An HTTP server in its own process, e.g. inside another namespace (a backend "host"). */
+export async function spawnHttpServer(options: {
+  host: string;
+  port?: number;
+  netns?: string;
+  timeoutMs?: number;
+}): Promise<{ port: number; child: ChildProcess; stop: () => void }> {
+  const node = ["node", "-e", HTTP_SERVER_SOURCE, options.host, String(options.port ?? 0)];
+  const argv = options.netns === undefined ? node : ["ip", "netns", "exec", options.netns, ...node];
+  const child = spawn(argv[0] as string, argv.slice(1), { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<number>((ready, fail) => {
+    const timer = setTimeout(
+      () => fail(new Error(`http server on ${options.host} did not start`)),
+      options.timeoutMs ?? 10_000,
+    );
+    child.stdout?.on("data", (chunk: Buffer) => {
+      const found = /listening (\d+)/.exec(chunk.toString());
+      if (found) {
+        clearTimeout(timer);
+        ready(Number(found[1]));
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      fail(new Error(`http server on ${options.host} exited with ${code}`));
+    });
+  });
+  return {
+    port,
+    child,
+    stop: () => child.pid !== undefined && child.exitCode === null && child.kill("SIGTERM"),
+  };
+}
+
+/** `/proc/net/ip_vs_conn` rows of the current namespace (no process start). */
+export function ipvsConnections(): string[] {
+  return readFileSync("/proc/net/ip_vs_conn", "utf8").trim().split("\n").slice(1);
+}
+
+/** Active/inactive connection counts per destination from `/proc/net/ip_vs` (hex addresses, as printed). */
+export function ipvsDestinationCounts(): {
+  service: string;
+  dest: string;
+  active: number;
+  inactive: number;
+}[] {
+  const rows: { service: string; dest: string; active: number; inactive: number }[] = [];
+  let service = "";
+  for (const line of readFileSync("/proc/net/ip_vs", "utf8").split("\n").slice(3)) {
+    const t = line.trim().split(/\s+/);
+    if (t[0] === "->") rows.push({ service, dest: t[1] ?? "", active: Number(t[4]), inactive: Number(t[5]) });
+    else if (t.length > 1) service = `${t[0]} ${t[1]}`;
+  }
+  return rows;
+}
+
+/** `7F000002:0050` as /proc/net/ip_vs prints 127.0.0.2:80. */
+export function procHexEndpoint(host: string, port: number): string {
+  const hex = host
+    .split(".")
+    .map((o) => Number(o).toString(16).padStart(2, "0"))
+    .join("")
+    .toUpperCase();
+  return `${hex}:${port.toString(16).padStart(4, "0").toUpperCase()}`;
+}
+
+/** Writes a JSON result file under LVSQ_UML_OUT for the host side to assert on. */
+export function writeResult(name: string, data: unknown): void {
+  const { env } = process;
+  const path = join(env.LVSQ_UML_OUT ?? ".", name);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `${JSON.stringify(data, null, 2)}\n`);
+}
+
+/** Polls `test` until it returns a value other than undefined, or throws after `timeoutMs`. */
+export async function waitFor<T>(what: string, test: () => T | undefined, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = test();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Shell functions for `script` scenarios: lvsq_netns NAME, lvsq_veth A B [NS_A] [NS_B], lvsq_dummy NAME CIDR. */
+export const SHELL_HELPERS = `
+lvsq_netns() { ip netns add "$1" && ip -n "$1" link set lo up; }
+lvsq_veth() { ip link add "$1" type veth peer name "$2"; [ -n "$3" ] && ip link set "$1" netns "$3"; [ -n "$4" ] && ip link set "$2" netns "$4"; true; }
+lvsq_dummy() { ip link add "$1" type dummy && ip addr add "$2" dev "$1" && ip link set "$1" up; }
+lvsq_result() { cp "$1" "$LVSQ_UML_OUT/"; }
+`;
