@@ -1,1 +1,24 @@
-export {};
+export {
+  explain,
+  type RealServerExplanation,
+  type ServiceExplanation,
+  type SiteExplanation,
+  serviceReasons,
+} from "./explain.js";
+export { type DirectorState, ownedServiceKeys, serviceKey } from "./model.js";
+export { initialState, step } from "./step.js";
+export type {
+  AdminCommand,
+  DropReason,
+  DropReport,
+  EngineEvent,
+  EngineEventType,
+  EngineInput,
+  Rule,
+  StepResult,
+  Tally,
+  Verdict,
+  VoteCounters,
+  VoteView,
+} from "./types.js";
+export { desiredEntry, voteCounters } from "./queries.js";

@@ -1,0 +1,139 @@
+import type { FleetConfig } from "@lvsq/config";
+import type { AdminAction, IpvsTable, VoteBatch, VoteState } from "@lvsq/protocol";
+import type { DirectorState } from "./model.js";
+
+/** An operator's override for one real server (the body of an `lvsq_<cluster>_admin` record). */
+export type AdminCommand = {
+  service: string;
+  rs: string;
+  action: AdminAction;
+  author?: string;
+  reason?: string;
+  /** For drain: take the server out (as disable) once this time passes. */
+  deadline?: number;
+};
+
+/** Everything the engine reacts to. Time is always an input (epoch ms), never read from a clock. */
+export type EngineInput =
+  | { type: "votes"; batch: VoteBatch; now: number }
+  | { type: "tick"; now: number }
+  | { type: "observed"; table: IpvsTable; now: number }
+  | { type: "admin"; command: AdminCommand; now: number }
+  | { type: "config"; config: FleetConfig; now: number };
+
+/** Why a vote batch (or some votes in it) did not count. */
+export type DropReason =
+  | "wrong-cluster"
+  | "unknown-probe"
+  | "site-mismatch"
+  | "replayed-seq"
+  | "unknown-service"
+  | "probe-not-assigned"
+  | "unknown-real-server";
+
+export type DropReport = { reason: DropReason; votes: number; detail: string };
+
+export type StepResult = {
+  /** The same state object, updated: keep only the latest one (see `step`). */
+  state: DirectorState;
+  /** All owned virtual services; unchanged service objects are reused, so `===` finds what changed. */
+  desired: IpvsTable;
+  events: EngineEvent[];
+  /** Whether `desired` differs from the previous step's: plan and apply only then. */
+  changed: boolean;
+  /** Service ids whose desired entry changed or disappeared in this step. */
+  changedServices: string[];
+  /** Set when a vote batch was dropped in whole or in part. */
+  dropped: DropReport | undefined;
+};
+
+/** The rule that decided a real server's place in the table, as `lvsq explain` and the events say it. */
+export type Rule =
+  | "initial"
+  | "kernel-adopted"
+  | "quorum-up"
+  | "quorum-down"
+  | "fail-static"
+  | "quorum-conflict"
+  | "startup-grace"
+  | "removal-limited"
+  | "admin-drain"
+  | "admin-disable";
+
+/** Quorum verdict for one real server: `fail-static` = neither threshold, `conflict` = both. */
+export type Verdict = "up" | "down" | "fail-static" | "conflict";
+
+/** The numbers behind a verdict: `up`/`down` count sites (or probes) against the thresholds. */
+export type Tally = {
+  by: "site" | "probe";
+  up: number;
+  down: number;
+  total: number;
+  upNeeded: number;
+  downNeeded: number;
+};
+
+/** One probe's vote as seen at decision time. `missing` = never voted, `expired` = older than voteTtl. */
+export type VoteView = {
+  probe: string;
+  site: string;
+  state: VoteState | "expired" | "missing";
+  ageMs: number | null;
+  reason: string;
+  weight?: number;
+};
+
+type RsEvent = { service: string; rs: string; tally: Tally; votes: VoteView[] };
+
+export type EngineEvent =
+  | ({ type: "rs-down"; action: "remove" | "quiesce" } & RsEvent)
+  | ({ type: "rs-up"; weight: number } & RsEvent)
+  | ({ type: "weight-changed"; from: number; to: number } & RsEvent)
+  | ({
+      type: "removal-limited";
+      removedInWindow: number;
+      max: number;
+      perMs: number;
+      retryAt: number;
+    } & RsEvent)
+  | {
+      type: "fallback-on" | "fallback-off";
+      service: string;
+      healthyWeight: number;
+      upServers: number;
+      minUpWeight: number | null;
+      hysteresis: number;
+      servers: string[];
+    }
+  | {
+      type: "quorum-unreachable";
+      service: string;
+      /** Real servers of the service whose votes reach neither threshold (kept as they are). */
+      realServers: number;
+      total: number;
+      sample: RsEvent;
+    }
+  | { type: "quorum-restored"; service: string; total: number }
+  | {
+      type: "admin-applied";
+      service: string;
+      rs: string;
+      action: AdminAction;
+      previous: AdminAction;
+      author?: string;
+      reason?: string;
+    }
+  | { type: "admin-rejected"; service: string; rs: string; action: AdminAction; why: string }
+  | { type: "service-created"; service: string; key: string }
+  | { type: "service-removed"; service: string; key: string }
+  | { type: "stale"; service: string; probe: string; site: string; realServers: number; ageMs: number };
+
+export type EngineEventType = EngineEvent["type"];
+
+/** Running totals of what the vote store accepted and dropped, for the director's status and metrics. */
+export type VoteCounters = {
+  batches: number;
+  votes: number;
+  dropped: Record<DropReason, number>;
+  adminRejected: number;
+};
