@@ -129,11 +129,13 @@ export class DirectorAgent {
     return this.feed({ type: "admin", command, now: this.now() });
   }
 
-  /** Applies a new, already validated config (SIGHUP). */
-  reload(config: FleetConfig): void {
+  /** Applies a new, already validated config (SIGHUP); services it adds adopt what the kernel has. */
+  async reload(config: FleetConfig): Promise<void> {
     this.config = config;
     this.owned = ownedServiceKeys(config);
     this.feed({ type: "config", config, now: this.now() });
+    await this.loop.idle();
+    this.feed({ type: "observed", table: await this.loop.read(), now: this.now() });
     this.emit({ type: "config-reloaded", service: "*", services: Object.keys(config.services).length });
   }
 

@@ -19,7 +19,7 @@ export function reloader(
 ) {
   return async () => {
     try {
-      apply(await loadConfig(file));
+      await apply(await loadConfig(file));
       logger.info("config reloaded");
     } catch (error) {
       logger.error(
