@@ -1,0 +1,167 @@
+// Runs INSIDE the UML guest: `lvsq run` (standalone) against a real kernel IPVS table, the classic shell
+// loop's story. Writes raw observations to results.json; director-standalone.test.ts asserts on the host.
+import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  addDummyVip,
+  closeHttpServers,
+  type LoopbackHttpServer,
+  runAsync,
+  startHttpServers,
+  waitFor,
+  writeResult,
+} from "../harness/uml-guest.js";
+
+const { env } = process;
+const out = env.LVSQ_UML_OUT ?? ".";
+const root = env.LVSQ_REPO ?? process.cwd();
+const interval = 1000;
+const timeout = 500;
+const fall = 2;
+
+/** Real servers in the kernel for the VIP, as { "127.0.0.2:8080": weight }, read from /proc (no exec). */
+function kernelTable(): Record<string, number> {
+  const rows: Record<string, number> = {};
+  let inVip = false;
+  for (const line of readFileSync("/proc/net/ip_vs", "utf8").split("\n").slice(3)) {
+    const t = line.trim().split(/\s+/);
+    if (t[0] === "->" && inVip) rows[fromHex(t[1]!)] = Number(t[3]);
+    else if (t.length > 1) inVip = t[1] === "C000020A:0050";
+  }
+  return rows;
+}
+function fromHex(text: string): string {
+  const [host, port] = text.split(":");
+  const ip = host!
+    .match(/../g)!
+    .map((h) => Number.parseInt(h, 16))
+    .join(".");
+  return `${ip}:${Number.parseInt(port!, 16)}`;
+}
+
+const results: Record<string, unknown> = {};
+const save = () => writeResult("results.json", results);
+
+async function main() {
+  addDummyVip("vip0", ["192.0.2.10/32"]);
+  let backends: LoopbackHttpServer[] = await startHttpServers(["127.0.0.2", "127.0.0.3"], 8080);
+  const sorry = await startHttpServers(["127.0.0.9"], 8080);
+  const config = join(out, "seed.yaml");
+  writeFileSync(
+    config,
+    `# the seed example's story with test addresses and short timers
+cluster: seed
+defaults: { check: { type: http, path: /, interval: ${interval}ms, timeout: ${timeout}ms, fall: ${fall}, rise: 1 } }
+quorum: { voteTtl: 3s, startupGrace: 1s }
+director: { reconcileInterval: 5s }
+services:
+  web:
+    vip: 192.0.2.10:80
+    scheduler: wrr
+    forwarding: nat
+    fallback: [{ address: 127.0.0.9:8080, weight: 1 }]
+    realServers:
+      - { address: 127.0.0.2:8080, weight: 1 }
+      - { address: 127.0.0.3:8080, weight: 3 }
+`,
+  );
+  const socket = join(out, "control.sock");
+  const lines: string[] = [];
+  const agent = spawn("node", [join(root, "packages/cli/bin/lvsq.js"), "run", "--config", config], {
+    env: { ...env, LVSQ_CONTROL_SOCKET: socket },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let rest = "";
+  const collect = (chunk: Buffer) => {
+    const parts = (rest + chunk.toString()).split("\n");
+    rest = parts.pop() ?? "";
+    lines.push(...parts);
+  };
+  agent.stdout.on("data", collect);
+  agent.stderr.on("data", collect);
+  const exited = new Promise<number | null>((done) => agent.once("exit", (code) => done(code)));
+
+  try {
+    results.bothIn = await waitFor(
+      "both real servers in",
+      () => {
+        const t = kernelTable();
+        return t["127.0.0.2:8080"] === 1 && t["127.0.0.3:8080"] === 3 && !("127.0.0.9:8080" in t)
+          ? t
+          : undefined;
+      },
+      20_000,
+    );
+    results.curl = await runAsync(["curl", "-s", "--max-time", "2", "http://192.0.2.10/"]).catch(
+      (e: Error) => `error: ${e.message}`,
+    );
+    save();
+
+    const killedAt = Date.now();
+    await closeHttpServers([backends[1]!]);
+    results.oneDown = await waitFor(
+      "127.0.0.3 removed",
+      () =>
+        !("127.0.0.3:8080" in kernelTable())
+          ? { table: kernelTable(), ms: Date.now() - killedAt }
+          : undefined,
+      15_000,
+    );
+    save();
+
+    const bothKilledAt = Date.now();
+    await closeHttpServers([backends[0]!]);
+    results.fallbackIn = await waitFor(
+      "fallback in, no real server",
+      () => {
+        const t = kernelTable();
+        return t["127.0.0.9:8080"] === 1 && Object.keys(t).length === 1
+          ? { table: t, ms: Date.now() - bothKilledAt }
+          : undefined;
+      },
+      15_000,
+    );
+    save();
+
+    const backAt = Date.now();
+    backends = await startHttpServers(["127.0.0.2"], 8080);
+    results.oneBack = await waitFor(
+      "127.0.0.2 back at weight 1, fallback out",
+      () => {
+        const t = kernelTable();
+        return t["127.0.0.2:8080"] === 1 && !("127.0.0.9:8080" in t)
+          ? { table: t, ms: Date.now() - backAt }
+          : undefined;
+      },
+      15_000,
+    );
+    save();
+
+    results.explain = await runAsync(
+      [
+        "env",
+        `LVSQ_CONTROL_SOCKET=${socket}`,
+        "node",
+        join(root, "packages/cli/bin/lvsq.js"),
+        "explain",
+        "--config",
+        config,
+        "web",
+      ],
+      20_000,
+    ).catch((e: Error) => `error: ${e.message}`);
+    save();
+  } catch (error) {
+    results.error = String((error as Error).stack ?? error);
+  } finally {
+    agent.kill("SIGTERM");
+    results.exitCode = await exited;
+    results.tableAfterStop = kernelTable();
+    results.log = lines;
+    save();
+    await closeHttpServers([...backends, ...sorry]).catch(() => {});
+  }
+}
+
+await main();

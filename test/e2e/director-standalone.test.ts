@@ -1,0 +1,85 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { repoRoot } from "../harness/agents.js";
+import { resultJson, runInUml, type UmlRunResult } from "../harness/uml.js";
+
+// Seed parity: `lvsq run` does the classic director shell loop's job on a real kernel IPVS table (UML).
+type Step = { table: Record<string, number>; ms: number };
+type Results = {
+  bothIn: Record<string, number>;
+  curl: string;
+  oneDown: Step;
+  fallbackIn: Step;
+  oneBack: Step;
+  explain: string;
+  exitCode: number | null;
+  tableAfterStop: Record<string, number>;
+  log: string[];
+  error?: string;
+};
+
+let run: UmlRunResult;
+let r: Results;
+
+beforeAll(async () => {
+  run = await runInUml({
+    nodeModule: new URL("./director-standalone.guest.ts", import.meta.url).pathname,
+    env: { LVSQ_REPO: repoRoot },
+    timeoutMs: 110_000,
+  });
+  r = resultJson<Results>(run, "results.json");
+  if (r.error) throw new Error(`guest scenario failed: ${r.error}\n${(r.log ?? []).slice(-30).join("\n")}`);
+}, 130_000);
+
+const events = () =>
+  r.log.flatMap((line) => {
+    try {
+      const parsed = JSON.parse(line) as Record<string, unknown>;
+      return typeof parsed.event === "string" ? [parsed] : [];
+    } catch {
+      return [];
+    }
+  });
+
+describe("lvsq run (standalone) on a real kernel table: the shell loop's story", () => {
+  it("puts both real servers in with their weights (1 and 3) and serves the VIP", () => {
+    expect(r.bothIn).toEqual({ "127.0.0.2:8080": 1, "127.0.0.3:8080": 3 });
+    expect(r.curl).toMatch(/^127\.0\.0\.[23]:8080/);
+  });
+
+  it("removes a dead real server within fall × interval + timeout + 1 s", () => {
+    expect(r.oneDown.table).toEqual({ "127.0.0.2:8080": 1 });
+    expect(r.oneDown.ms).toBeLessThan(2 * 1000 + 500 + 1000);
+  });
+
+  it("installs the fallback when both are down", () => {
+    expect(r.fallbackIn.table).toEqual({ "127.0.0.9:8080": 1 });
+  });
+
+  it("takes the fallback out and restores the weight when one comes back", () => {
+    expect(r.oneBack.table).toEqual({ "127.0.0.2:8080": 1 });
+  });
+
+  it("logs one line per transition", () => {
+    const seen = events().map((e) => `${e.event} ${e.rs ?? ""}`.trim());
+    const after = seen.slice(seen.indexOf("rs-down 127.0.0.3:8080"));
+    expect(after.filter((e) => e.startsWith("rs-") || e.startsWith("fallback-"))).toEqual([
+      "rs-down 127.0.0.3:8080",
+      "rs-down 127.0.0.2:8080",
+      "fallback-on",
+      "rs-up 127.0.0.2:8080",
+      "fallback-off",
+    ]);
+  });
+
+  it("explains the decision over the control socket", () => {
+    expect(r.explain).toContain("127.0.0.2:8080");
+    expect(r.explain).toMatch(/127\.0\.0\.2:8080\s+IN\s+weight 1\s+rule quorum-up/);
+    expect(r.explain).toMatch(/127\.0\.0\.3:8080\s+OUT/);
+    expect(r.explain).toContain("connect ECONNREFUSED");
+  });
+
+  it("stops cleanly on SIGTERM and leaves the kernel table as it is", () => {
+    expect(r.exitCode).toBe(0);
+    expect(r.tableAfterStop).toEqual({ "127.0.0.2:8080": 1 });
+  });
+});
