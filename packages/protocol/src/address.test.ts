@@ -11,7 +11,7 @@ describe("parseEndpoint", () => {
   });
 
   it.each([
-    ["192.0.2.1", "expected ip:port"],
+    ["192.0.2.1", "port is missing"],
     ["256.0.0.1:80", "not an IPv4"],
     ["192.0.2.1:0", "outside 1-65535"],
     ["192.0.2.1:http", "not a port"],
