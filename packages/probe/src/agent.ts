@@ -1,6 +1,6 @@
 import type { FleetConfig, ServiceConfig } from "@lvsq/config";
 import { LVSQ_VERSION, type ProbeHeartbeat, subjects, type VoteBatch } from "@lvsq/protocol";
-import { every, type Logger } from "@lvsq/runtime";
+import { every, type Logger, type ProbeMetrics } from "@lvsq/runtime";
 import { ConcurrencyLimiter } from "./limiter.js";
 import type { CheckRunner, ProbeBus } from "./ports.js";
 import { applyResult, initialRiseFall, type RiseFallState, voteOf } from "./rise-fall.js";
@@ -16,6 +16,8 @@ export type ProbeOptions = {
   /** Checks in flight at once across all services (default 512). */
   maxConcurrent?: number;
   heartbeatIntervalMs?: number;
+  /** Prometheus metrics (`--metrics`): checks by result, check latency, vote flips. */
+  metrics?: Pick<ProbeMetrics, "recordCheck" | "voteFlips">;
 };
 
 type Target = { service: string; rs: string; checkKey: string; state: RiseFallState };
@@ -38,6 +40,8 @@ export class ProbeAgent {
   private config: FleetConfig;
   private readonly site: string;
   private readonly targets = new Map<string, Target>();
+  /** The same targets grouped by service, so building one service's batch never walks the whole fleet. */
+  private readonly byService = new Map<string, Target[]>();
   private readonly timers: { stop(): void }[] = [];
   private readonly abort = new AbortController();
   private readonly limiter: ConcurrencyLimiter;
@@ -116,6 +120,7 @@ export class ProbeAgent {
   private schedule(): void {
     const keep = new Map(this.targets);
     this.targets.clear();
+    this.byService.clear();
     const services = this.myServices();
     if (services.length === 0)
       this.options.logger.warn({ probe: this.options.probeId }, "no service is assigned to this probe");
@@ -131,6 +136,9 @@ export class ProbeAgent {
           state: previous && previous.checkKey === checkKey ? previous.state : initialRiseFall(this.now()),
         };
         this.targets.set(key, target);
+        const group = this.byService.get(service.id);
+        if (group) group.push(target);
+        else this.byService.set(service.id, [target]);
         this.timers.push(
           every(service.check.intervalMs, () => this.checkOnce(service, target), {
             jitter: 1,
@@ -162,6 +170,7 @@ export class ProbeAgent {
         this.stats.checksTotal++;
         this.checksInWindow++;
         if (result.verdict === "abstain") this.stats.errorsTotal++;
+        this.options.metrics?.recordCheck(service.id, result.verdict, result.latencyMs);
         const before = voteOf(target.state);
         const step = applyResult(target.state, result, service.check, this.now());
         target.state = step.state;
@@ -172,6 +181,7 @@ export class ProbeAgent {
         );
         if (step.flipped) {
           this.stats.flips++;
+          this.options.metrics?.voteFlips.inc({ service: service.id });
           this.options.logger.info(
             { ...fields, from: before, to: voteOf(target.state), reason: result.reason },
             "vote changed",
@@ -185,8 +195,7 @@ export class ProbeAgent {
 
   private votesOf(serviceId: string): VoteBatch["votes"] {
     const votes: VoteBatch["votes"] = [];
-    for (const target of this.targets.values()) {
-      if (target.service !== serviceId) continue;
+    for (const target of this.byService.get(serviceId) ?? []) {
       const s = target.state;
       votes.push({
         rs: target.rs,
