@@ -60,7 +60,10 @@ if (missing.length > 0) {
   say(`installing ${missing.join(" ")} with apt-get`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   const update = spawnSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
-  const install = update.status === 0 ? spawnSync("apt-get", ["install", "-y", "-qq", ...missing], { stdio: "inherit", env }) : update;
+  const install =
+    update.status === 0
+      ? spawnSync("apt-get", ["install", "-y", "-qq", ...missing], { stdio: "inherit", env })
+      : update;
   if (install.status !== 0) {
     say(`apt-get failed; run by hand: apt-get update && ${command}`);
     process.exit(1);

@@ -36,7 +36,10 @@ describe("engine purity lint rule", () => {
   });
 
   it("allows the same import outside the engine", () => {
-    const result = lintAs("packages/checks/src/ok.ts", 'import { request } from "undici";\nexport const r = request;\n');
+    const result = lintAs(
+      "packages/checks/src/ok.ts",
+      'import { request } from "undici";\nexport const r = request;\n',
+    );
     expect(result.status, result.stdout + result.stderr).toBe(0);
   });
 });

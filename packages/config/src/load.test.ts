@@ -43,9 +43,23 @@ describe("loadConfig: the examples", () => {
     expect(config.standalone).toBe(false);
     expect(config.sites).toEqual(["dc1", "dc2", "dc3"]);
     expect(config.directors.map((d) => d.pair)).toEqual(["edge", "edge"]);
-    expect(config.services.web!.check).toMatchObject({ type: "http", path: "/healthz", intervalMs: 2000, expectStatus: [[200, 399]] });
+    expect(config.services.web!.check).toMatchObject({
+      type: "http",
+      path: "/healthz",
+      intervalMs: 2000,
+      expectStatus: [[200, 399]],
+    });
     // a tcp service under http defaults keeps the timing but not the http fields
-    expect(config.services.dns!.check).toEqual({ type: "tcp", intervalMs: 3000, timeoutMs: 1000, rise: 2, fall: 3, port: 53, send: undefined, expect: undefined });
+    expect(config.services.dns!.check).toEqual({
+      type: "tcp",
+      intervalMs: 3000,
+      timeoutMs: 1000,
+      rise: 2,
+      fall: 3,
+      port: 53,
+      send: undefined,
+      expect: undefined,
+    });
     expect(config.services.web!.removalLimit).toEqual({ max: "50%", perMs: 30_000 });
   });
 
@@ -88,27 +102,56 @@ describe("loadConfig: bad input is refused with file, line, path and expectation
   it("reports every problem at once, not only the first", async () => {
     const dir = mkdtempSync(join(tmpdir(), "lvsq-config-"));
     const file = join(dir, "many.yaml");
-    writeFileSync(file, "cluster: t\nservices:\n  web:\n    vip: 1.2.3\n    realServers: [{ address: x, weight: -1 }]\n");
+    writeFileSync(
+      file,
+      "cluster: t\nservices:\n  web:\n    vip: 1.2.3\n    realServers: [{ address: x, weight: -1 }]\n",
+    );
     const error = await loadError(file);
     expect(error.issues.map((i) => i.path)).toEqual(
-      expect.arrayContaining(["services.web.vip", "services.web.realServers[0].address", "services.web.realServers[0].weight"]),
+      expect.arrayContaining([
+        "services.web.vip",
+        "services.web.realServers[0].address",
+        "services.web.realServers[0].weight",
+      ]),
     );
   });
 });
 
 describe("parseConfig: defaults", () => {
   it("fills ipvsadm's and lvsq's defaults", () => {
-    const config = parseConfig("cluster: c\nservices:\n  s:\n    vip: \"[2001:DB8::1]:443\"\n    realServers: [{ address: \"[2001:db8::2]:443\" }]\n", "inline.yaml", { env: {} });
+    const config = parseConfig(
+      'cluster: c\nservices:\n  s:\n    vip: "[2001:DB8::1]:443"\n    realServers: [{ address: "[2001:db8::2]:443" }]\n',
+      "inline.yaml",
+      { env: {} },
+    );
     const s = config.services.s!;
-    expect(s).toMatchObject({ vip: "[2001:db8::1]:443", family: "inet6", protocol: "tcp", scheduler: "wlc", forwarding: "dr", onDown: "remove", persistenceMs: 0 });
+    expect(s).toMatchObject({
+      vip: "[2001:db8::1]:443",
+      family: "inet6",
+      protocol: "tcp",
+      scheduler: "wlc",
+      forwarding: "dr",
+      onDown: "remove",
+      persistenceMs: 0,
+    });
     expect(s.realServers[0]).toMatchObject({ address: "[2001:db8::2]:443", weight: 1, forwarding: "dr" });
-    expect(config.quorum).toEqual({ by: "site", down: "majority", up: "majority", voteTtlMs: 6000, startupGraceMs: 10_000 });
+    expect(config.quorum).toEqual({
+      by: "site",
+      down: "majority",
+      up: "majority",
+      voteTtlMs: 6000,
+      startupGraceMs: 10_000,
+    });
     expect(config.director).toEqual({ ipvsadm: "ipvsadm", reconcileIntervalMs: 10_000, leaseTtlMs: 3000 });
     expect(config.probes).toEqual([{ id: "local", site: "local" }]);
   });
 
   it("accepts fwmark services with a family", () => {
-    const config = parseConfig("cluster: c\nservices:\n  m:\n    fwmark: 7\n    family: inet6\n    realServers: [{ address: \"[2001:db8::2]:80\" }]\n", "f.yaml", { env: {} });
+    const config = parseConfig(
+      'cluster: c\nservices:\n  m:\n    fwmark: 7\n    family: inet6\n    realServers: [{ address: "[2001:db8::2]:80" }]\n',
+      "f.yaml",
+      { env: {} },
+    );
     expect(config.services.m).toMatchObject({ fwmark: 7, family: "inet6" });
   });
 });

@@ -61,7 +61,9 @@ export function parseConfig(
   }
   const content = doc.toJS({ maxAliasCount: 100 }) as unknown;
   if (content === null || content === undefined) {
-    throw new ConfigError(file, [{ path: "", line: undefined, message: "the file is empty (only comments); expected a fleet config" }]);
+    throw new ConfigError(file, [
+      { path: "", line: undefined, message: "the file is empty (only comments); expected a fleet config" },
+    ]);
   }
   const data = applyEnv(content, options.env ?? process.env);
   if (data === null || typeof data !== "object" || Array.isArray(data)) {

@@ -57,8 +57,9 @@ export const ServiceInput = z.strictObject({
           z.string().regex(/^(100|[1-9]\d?)%$/, { message: 'expected a count N >= 1 or a share like "50%"' }),
         ],
         {
-        error: 'expected a count N >= 1 or a share like "50%"',
-      }),
+          error: 'expected a count N >= 1 or a share like "50%"',
+        },
+      ),
       per: Duration,
     })
     .optional(),

@@ -28,6 +28,9 @@ describe("durations", () => {
     ["1h", 3_600_000],
     ["0s", 0],
   ])("%s = %i ms", (text, ms) => expect(parseDuration(text)).toBe(ms));
-  it.each(["5", "5sec", "-1s", "s", "1 s2", ""])("rejects %j", (text) => expect(parseDuration(text)).toBeUndefined());
-  it("formats back", () => expect([500, 2000, 60_000, 0].map(formatDuration)).toEqual(["500ms", "2s", "1m", "0s"]));
+  it.each(["5", "5sec", "-1s", "s", "1 s2", ""])("rejects %j", (text) =>
+    expect(parseDuration(text)).toBeUndefined(),
+  );
+  it("formats back", () =>
+    expect([500, 2000, 60_000, 0].map(formatDuration)).toEqual(["500ms", "2s", "1m", "0s"]));
 });

@@ -6,7 +6,9 @@ export const Threshold = z.union(
     z.literal("majority"),
     z.literal("all"),
     z.number().int().min(1, { message: 'expected "majority", "all", a count N >= 1, or a share like "50%"' }),
-    z.string().regex(/^(100|[1-9]\d?)%$/, { message: 'expected "majority", "all", a count N >= 1, or a share "N%" with N in 1-100' }),
+    z.string().regex(/^(100|[1-9]\d?)%$/, {
+      message: 'expected "majority", "all", a count N >= 1, or a share "N%" with N in 1-100',
+    }),
   ],
   { error: 'expected "majority", "all", a count N >= 1, or a share like "50%"' },
 );

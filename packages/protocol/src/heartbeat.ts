@@ -44,6 +44,8 @@ export const DirectorHeartbeat = z.object({
     driftRepairs: z.number().int(),
     realServersUp: z.number().int(),
     realServersDown: z.number().int(),
+    /** Inbound vote messages refused before the engine saw them (not JSON, or failing the schema). */
+    messagesDropped: z.number().int().optional(),
   }),
 });
 export type DirectorHeartbeat = z.infer<typeof DirectorHeartbeat>;
