@@ -1,26 +1,11 @@
-import { EndpointText, Forwarding, Protocol, Token } from "@lvsq/protocol";
+import { EndpointText, Forwarding, KERNEL_SCHEDULERS, Protocol, Token } from "@lvsq/protocol";
 import { z } from "zod";
 import { CheckInput } from "./check.js";
 import { Duration } from "./duration.js";
 import { Threshold } from "./threshold.js";
 
 /** Schedulers ipvsadm accepts (`-s`); the kernel needs the matching ip_vs_<name> module. */
-export const Scheduler = z.enum([
-  "rr",
-  "wrr",
-  "lc",
-  "wlc",
-  "lblc",
-  "lblcr",
-  "dh",
-  "sh",
-  "sed",
-  "nq",
-  "fo",
-  "ovf",
-  "mh",
-  "twos",
-]);
+export const Scheduler = z.enum(KERNEL_SCHEDULERS);
 export const SchedFlag = z.enum(["sh-fallback", "sh-port", "mh-fallback", "mh-port"]);
 
 const Weight = z.number().int().min(0).max(65535);

@@ -1,24 +1,8 @@
-import { type IpvsTable, sortTable, type VirtualServiceEntry } from "@lvsq/protocol";
+import { type IpvsTable, KERNEL_SCHEDULERS, sortTable, type VirtualServiceEntry } from "@lvsq/protocol";
+
+export { KERNEL_SCHEDULERS };
 import { normalizeServer, normalizeSettings, sameServer, sameSettings } from "./normalize.js";
 import { type IpvsOp, opServerAddress } from "./ops.js";
-
-/** Schedulers of a stock kernel (net/netfilter/ipvs/ip_vs_*.c). */
-export const KERNEL_SCHEDULERS: readonly string[] = [
-  "rr",
-  "wrr",
-  "lc",
-  "wlc",
-  "lblc",
-  "lblcr",
-  "dh",
-  "sh",
-  "sed",
-  "nq",
-  "fo",
-  "ovf",
-  "mh",
-  "twos",
-];
 
 export type KernelModelOptions = { schedulers?: readonly string[]; persistenceEngines?: readonly string[] };
 
@@ -31,7 +15,7 @@ export function applyOpToTable(
   op: IpvsOp,
   options: KernelModelOptions = {},
 ): string | undefined {
-  const schedulers = options.schedulers ?? KERNEL_SCHEDULERS;
+  const schedulers: readonly string[] = options.schedulers ?? KERNEL_SCHEDULERS;
   const engines = options.persistenceEngines ?? ["sip"];
   const index = table.services.findIndex((s) => s.key === op.service.key);
   const service = table.services[index];

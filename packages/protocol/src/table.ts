@@ -11,6 +11,24 @@ export const Forwarding = z.enum(["dr", "nat", "tunnel"]);
 export type Forwarding = z.infer<typeof Forwarding>;
 
 export const Family = z.enum(["inet", "inet6"]);
+
+/** Schedulers of a stock kernel (net/netfilter/ipvs/ip_vs_*.c); `-s` takes these names. */
+export const KERNEL_SCHEDULERS = [
+  "rr",
+  "wrr",
+  "lc",
+  "wlc",
+  "lblc",
+  "lblcr",
+  "dh",
+  "sh",
+  "sed",
+  "nq",
+  "fo",
+  "ovf",
+  "mh",
+  "twos",
+] as const;
 export type Family = z.infer<typeof Family>;
 
 export const RealServerEntry = z.object({
