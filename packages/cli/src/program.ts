@@ -1,11 +1,13 @@
 import { LVSQ_VERSION } from "@lvsq/protocol";
 import { ExitCode } from "@lvsq/runtime";
 import { Command, CommanderError, Option } from "commander";
+import { registerAdmin } from "./commands/admin.js";
 import { registerDirector } from "./commands/director.js";
 import { registerExplain } from "./commands/explain.js";
 import { registerProbe } from "./commands/probe.js";
 import { registerRun } from "./commands/run.js";
 import { registerSchema } from "./commands/schema.js";
+import { registerStatus } from "./commands/status.js";
 import { registerValidate } from "./commands/validate.js";
 import { type CliIo, ExitWith, processIo } from "./io.js";
 
@@ -47,6 +49,8 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerValidate(program, io);
   registerSchema(program, io);
   registerProbe(program, io);
+  registerStatus(program, io);
+  registerAdmin(program, io);
   registerDirector(program, io);
   registerRun(program, io);
   registerExplain(program, io);

@@ -10,3 +10,16 @@ export {
 } from "./logger.js";
 export { handleSignals, type SignalHandlers } from "./signals.js";
 export { delay, every } from "./timers.js";
+export {
+  type CheckResultLabel,
+  createDirectorMetrics,
+  createMetricsRegistry,
+  createProbeMetrics,
+  type DirectorMetrics,
+  type DirectorRoleLabel,
+  type MetricsServer,
+  type ProbeMetrics,
+  parseHostPort,
+  Registry,
+  serveMetrics,
+} from "./metrics.js";

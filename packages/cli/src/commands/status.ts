@@ -1,0 +1,173 @@
+import type { Bus } from "@lvsq/bus";
+import { type FleetConfig, parseDuration } from "@lvsq/config";
+import { createLogger, ExitCode, handleSignals, type Logger, parseHostPort } from "@lvsq/runtime";
+import { FleetModel, renderTable, serveStatusPage, watchFleet } from "@lvsq/status";
+import type { Command } from "commander";
+import { connectBus, globalFlags, loadConfigOrExit, runForever } from "../common.js";
+import { type CliIo, ExitWith } from "../io.js";
+
+type StatusOptions = {
+  config: string;
+  json?: boolean;
+  watch?: boolean;
+  web?: string;
+  wait: string;
+  history: number;
+};
+
+/** ANSI: cursor home + clear screen. Every --watch frame starts with it (also when piped, as a separator). */
+export const CLEAR_SCREEN = "\x1b[H\x1b[2J";
+/** Coalesce a burst of messages (a round of votes) into one redraw. */
+const REDRAW_DELAY_MS = 100;
+/** Redraw at least this often so ages and stale marks move. */
+const REFRESH_MS = 1_000;
+
+export function registerStatus(program: Command, io: CliIo): void {
+  program
+    .command("status")
+    .summary("show the fleet: directors, probes, every real server's state and votes, recent transitions")
+    .description(
+      "Listens to the cluster's heartbeats, events and votes (and the admin and desired KV buckets) and shows " +
+        "one fleet view. Without --watch or --web it collects for --wait (ending early once every probe and " +
+        "director reported), prints once and exits. Directors whose table digest differs from their pair's are " +
+        "flagged. --json prints the documented snapshot shape (docs/status.md).",
+    )
+    .requiredOption("--config <file>", "fleet config (YAML)")
+    .option("--json", "print the snapshot as JSON (with --watch: one JSON line per change)")
+    .option("--watch", "redraw in place on every change until interrupted")
+    .option("--web <host:port>", "serve a live web page (server-sent events) on HOST:PORT until interrupted")
+    .option("--wait <duration>", "how long a one-shot status collects before printing", "3s")
+    .option("--history <n>", "transitions kept", (v) => Number.parseInt(v, 10), 200)
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ lvsq status --config /etc/lvsq/fleet.yaml\n  $ lvsq status --config fleet.yaml --json | jq '.services[].realServers[] | {address, state}'\n" +
+        "  $ lvsq status --config fleet.yaml --watch\n  $ lvsq status --config fleet.yaml --web 127.0.0.1:8080",
+    )
+    .action(async (options: StatusOptions, command: Command) => {
+      const waitMs = parseDuration(options.wait);
+      if (waitMs === undefined)
+        return usage(io, `--wait: expected a duration like 3s or 500ms, got "${options.wait}"`);
+      if (!Number.isInteger(options.history) || options.history < 1)
+        return usage(io, "--history: expected a positive integer");
+      if (options.web !== undefined) {
+        const address = parseHostPort(options.web);
+        if ("error" in address) return usage(io, `--web: ${address.error}`);
+      }
+      const config = await loadConfigOrExit(options.config, io);
+      const logger = statusLogger(command);
+      const bus = await connectBus(config, "lvsq-status", logger);
+      const model = new FleetModel(config, { historyLimit: options.history });
+      const watch = watchFleet(bus, model, logger, { cluster: config.cluster });
+      if (!options.watch && options.web === undefined) {
+        try {
+          await printOnce(model, bus, watch.ready, config, options, waitMs, io);
+        } finally {
+          watch.stop();
+          await bus.close();
+        }
+        return;
+      }
+      await runLive(model, bus, watch.stop, logger, options, io);
+    });
+}
+
+async function printOnce(
+  model: FleetModel,
+  bus: Bus,
+  ready: Promise<void>,
+  config: FleetConfig,
+  options: StatusOptions,
+  waitMs: number,
+  io: CliIo,
+): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  const remaining = () => Math.max(0, deadline - Date.now());
+  await Promise.race([ready, new Promise((resolve) => setTimeout(resolve, remaining()))]);
+  // Bounded poll: until every configured probe and director reported (and voted), or the wait is over.
+  while (Date.now() < deadline && !model.isComplete()) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(50, remaining())));
+  }
+  if (!bus.isConnected() && model.revision === 0) {
+    io.stderr(`error: cannot reach NATS at ${config.nats.servers.join(", ")}; nothing to show\n`);
+    throw new ExitWith(ExitCode.failure);
+  }
+  const snapshot = model.snapshot(Date.now());
+  io.stdout(
+    options.json
+      ? `${JSON.stringify(snapshot, null, 2)}\n`
+      : renderTable(snapshot, { color: colourOutput() }),
+  );
+}
+
+async function runLive(
+  model: FleetModel,
+  bus: Bus,
+  stopWatch: () => void,
+  logger: Logger,
+  options: StatusOptions,
+  io: CliIo,
+): Promise<never> {
+  const closers: (() => Promise<void> | void)[] = [];
+  if (options.web !== undefined) {
+    const page = await serveStatusPage(options.web, model, logger).catch((error: unknown) => {
+      io.stderr(`error: --web ${options.web}: ${error instanceof Error ? error.message : error}\n`);
+      throw new ExitWith(ExitCode.failure);
+    });
+    closers.push(() => page.close());
+    (options.watch ? io.stderr : io.stdout)(`status page: ${page.url}\n`);
+  }
+  if (options.watch) {
+    let pending: NodeJS.Timeout | undefined;
+    const draw = () => {
+      pending = undefined;
+      const snapshot = model.snapshot(Date.now());
+      io.stdout(
+        options.json
+          ? `${JSON.stringify(snapshot)}\n`
+          : CLEAR_SCREEN + renderTable(snapshot, { color: colourOutput() }),
+      );
+    };
+    const unsubscribe = model.onChange(() => {
+      pending ??= setTimeout(draw, REDRAW_DELAY_MS);
+    });
+    const refresh = setInterval(draw, REFRESH_MS);
+    draw();
+    closers.push(() => {
+      unsubscribe();
+      clearInterval(refresh);
+      if (pending) clearTimeout(pending);
+    });
+  }
+  handleSignals(logger, {
+    stop: async () => {
+      stopWatch();
+      for (const close of closers) await close();
+      await bus.close();
+    },
+    stopTimeoutMs: 2000,
+  });
+  return runForever();
+}
+
+/**
+ * Logs go to stderr as JSON lines (stdout is the table or JSON; the pretty transport would write to stdout);
+ * warnings only unless --log-level says otherwise.
+ */
+function statusLogger(command: Command): Logger {
+  const flags = globalFlags(command);
+  const explicit = command.getOptionValueSourceWithGlobals("logLevel") !== "default";
+  return createLogger({
+    level: explicit ? flags.logLevel : "warn",
+    format: "json",
+    destination: process.stderr,
+  });
+}
+
+function colourOutput(): boolean {
+  return Boolean(process.stdout.isTTY) && process.env.NO_COLOR === undefined;
+}
+
+function usage(io: CliIo, message: string): never {
+  io.stderr(`error: ${message}\n`);
+  throw new ExitWith(ExitCode.usage);
+}

@@ -1,0 +1,93 @@
+/**
+ * One line saying why a transition happened, with its numbers, from an engine event as it came off the wire.
+ * Events are loosely typed on the wire (a newer director may add fields or types), so every field is read
+ * defensively and an unknown type still gets a readable line.
+ */
+export function describeEvent(event: Record<string, unknown>): string {
+  const type = String(event.type);
+  const rs = str(event.rs);
+  const tally = describeTally(event.tally);
+  const votes = describeVotes(event.votes);
+  switch (type) {
+    case "rs-down":
+      return join(`${rs} down (${str(event.action) || "remove"})`, tally, votes);
+    case "rs-up":
+      return join(`${rs} up at weight ${num(event.weight)}`, tally, votes);
+    case "weight-changed":
+      return join(`${rs} weight ${num(event.from)} → ${num(event.to)}`, tally);
+    case "removal-limited":
+      return join(
+        `${rs} removal held back: ${num(event.removedInWindow)} of max ${num(event.max)} removed in ` +
+          `${seconds(event.perMs)}, retry at ${clock(event.retryAt)}`,
+        tally,
+        votes,
+      );
+    case "fallback-on":
+      return `fallback on: ${num(event.upServers)} real servers up (healthy weight ${num(event.healthyWeight)}), serving ${list(event.servers)}`;
+    case "fallback-off":
+      return `fallback off: ${num(event.upServers)} real servers up again (healthy weight ${num(event.healthyWeight)})`;
+    case "quorum-unreachable":
+      return `${num(event.realServers)} of ${num(event.total)} real servers reach no quorum: kept as they are (fail-static)`;
+    case "quorum-restored":
+      return `quorum restored for all ${num(event.total)} real servers`;
+    case "admin-applied":
+      return join(
+        `${rs} ${str(event.action)} (was ${str(event.previous)})${event.author ? ` by ${str(event.author)}` : ""}`,
+        event.reason ? `"${str(event.reason)}"` : "",
+      );
+    case "admin-rejected":
+      return `${rs} ${str(event.action)} refused: ${str(event.why)}`;
+    case "service-created":
+    case "service-removed":
+      return `${type.replace("service-", "service ")}: ${str(event.key)}`;
+    case "stale":
+      return `probe ${str(event.probe)} (${str(event.site)}) silent for ${seconds(event.ageMs)}: its votes on ${num(event.realServers)} real servers abstain`;
+    default:
+      return describeUnknown(type, event);
+  }
+}
+
+function describeUnknown(type: string, event: Record<string, unknown>): string {
+  const fields = Object.entries(event)
+    .filter(([key]) => key !== "type" && key !== "service")
+    .map(([key, value]) => `${key}=${typeof value === "object" ? JSON.stringify(value) : String(value)}`)
+    .join(" ");
+  const line = fields ? `${type}: ${fields}` : type;
+  return line.length > 200 ? `${line.slice(0, 199)}…` : line;
+}
+
+function describeTally(value: unknown): string {
+  if (!value || typeof value !== "object") return "";
+  const t = value as Record<string, unknown>;
+  const by = str(t.by) || "site";
+  return `${num(t.down)}/${num(t.total)} ${by}s down (${num(t.downNeeded)} needed), ${num(t.up)}/${num(t.total)} up (${num(t.upNeeded)} needed)`;
+}
+
+function describeVotes(value: unknown): string {
+  if (!Array.isArray(value) || value.length === 0) return "";
+  const parts = value.slice(0, 6).map((v: Record<string, unknown>) => {
+    const reason = str(v.reason);
+    return `${str(v.site)}/${str(v.probe)} ${str(v.state)}${reason ? ` "${reason.slice(0, 40)}"` : ""}`;
+  });
+  if (value.length > 6) parts.push(`+${value.length - 6} more`);
+  return `votes: ${parts.join(", ")}`;
+}
+
+/** The one-line summary of a transition the status process derived from votes (no director reporting). */
+export function describeVoteTransition(
+  rs: string,
+  to: "up" | "down",
+  quorum: { by: string; up: number; down: number; total: number; upNeeded: number; downNeeded: number },
+): string {
+  const count = to === "down" ? quorum.down : quorum.up;
+  const needed = to === "down" ? quorum.downNeeded : quorum.upNeeded;
+  return `${rs} voted ${to}: ${count}/${quorum.total} ${quorum.by}s ${to} (${needed} needed); no director reporting`;
+}
+
+const join = (...parts: string[]) => parts.filter(Boolean).join("; ");
+const str = (value: unknown) => (value === undefined || value === null ? "" : String(value));
+const num = (value: unknown) => (typeof value === "number" ? String(value) : "?");
+const list = (value: unknown) => (Array.isArray(value) && value.length > 0 ? value.join(", ") : "nothing");
+const seconds = (value: unknown) => (typeof value === "number" ? `${Math.round(value / 100) / 10}s` : "?");
+const clock = (value: unknown) =>
+  typeof value === "number" ? new Date(value).toISOString().slice(11, 19) : "?";

@@ -1,0 +1,118 @@
+import { readFile } from "node:fs/promises";
+import { createServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { type Logger, parseHostPort } from "@lvsq/runtime";
+import type { FleetModel } from "./model.js";
+
+export type StatusPageServer = {
+  readonly port: number;
+  /** `http://host:port/` */
+  readonly url: string;
+  close(): Promise<void>;
+};
+
+/** The page's files, read from the package (`web/`, next to `src/` and `dist/`): no CDN, no build step. */
+const ASSETS: Record<string, { file: string; type: string }> = {
+  "/": { file: "index.html", type: "text/html; charset=utf-8" },
+  "/index.html": { file: "index.html", type: "text/html; charset=utf-8" },
+  "/app.js": { file: "app.js", type: "text/javascript; charset=utf-8" },
+  "/style.css": { file: "style.css", type: "text/css; charset=utf-8" },
+};
+const WEB_DIR = new URL("../web/", import.meta.url);
+
+/** Coalesce bursts of changes (a round of votes is one message per probe per service) into one push. */
+const PUSH_DELAY_MS = 100;
+/** Pushed even without changes, so ages and stale marks move and proxies keep the stream open. */
+const REFRESH_MS = 2_000;
+
+/**
+ * Serves the live status page: `/` (HTML+JS+CSS from the package), `/snapshot.json` (one snapshot) and
+ * `/events` (server-sent events: a `snapshot` event with the full FleetSnapshot JSON on every change,
+ * at most every 100 ms, and at least every 2 s).
+ */
+export async function serveStatusPage(
+  hostPort: string,
+  model: FleetModel,
+  logger: Logger,
+  options: { now?: () => number } = {},
+): Promise<StatusPageServer> {
+  const address = parseHostPort(hostPort);
+  if ("error" in address) throw new Error(`--web: ${address.error}`);
+  const now = options.now ?? Date.now;
+  const clients = new Set<ServerResponse>();
+  let pending: NodeJS.Timeout | undefined;
+
+  const push = () => {
+    pending = undefined;
+    if (clients.size === 0) return;
+    const frame = `event: snapshot\ndata: ${JSON.stringify(model.snapshot(now()))}\n\n`;
+    for (const client of clients) client.write(frame);
+  };
+  const schedulePush = () => {
+    if (!pending && clients.size > 0) pending = setTimeout(push, PUSH_DELAY_MS);
+  };
+  const unsubscribe = model.onChange(schedulePush);
+  const refresh = setInterval(push, REFRESH_MS);
+
+  const server = createServer((req, res) => {
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(405, { allow: "GET, HEAD" }).end();
+      return;
+    }
+    if (path === "/events") {
+      res.writeHead(200, {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-store",
+        connection: "keep-alive",
+      });
+      res.write(`retry: 1000\nevent: snapshot\ndata: ${JSON.stringify(model.snapshot(now()))}\n\n`);
+      clients.add(res);
+      req.on("close", () => clients.delete(res));
+      return;
+    }
+    if (path === "/snapshot.json") {
+      res
+        .writeHead(200, { "content-type": "application/json", "cache-control": "no-store" })
+        .end(JSON.stringify(model.snapshot(now())));
+      return;
+    }
+    const asset = ASSETS[path];
+    if (!asset) {
+      res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+      return;
+    }
+    readFile(new URL(asset.file, WEB_DIR)).then(
+      (body) => res.writeHead(200, { "content-type": asset.type, "cache-control": "no-cache" }).end(body),
+      (error: unknown) => {
+        logger.error({ err: error, file: asset.file }, "status page: asset missing from the package");
+        res.writeHead(500, { "content-type": "text/plain" }).end("asset missing\n");
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(address.port, address.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = address.host.includes(":") ? `[${address.host}]` : address.host;
+  const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}/`;
+  logger.info({ url }, "status page: serving");
+  return {
+    port,
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        unsubscribe();
+        clearInterval(refresh);
+        if (pending) clearTimeout(pending);
+        for (const client of clients) client.end();
+        clients.clear();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
