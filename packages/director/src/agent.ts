@@ -14,6 +14,7 @@ import { type IpvsDriver, IpvsadmError, renderCommands } from "@lvsq/ipvs";
 import {
   type DirectorRole,
   type EventEnvelope,
+  type IpvsTable,
   parseVotesSubject,
   subjects,
   VoteBatch,
@@ -21,6 +22,10 @@ import {
 import { every, type Logger, rateLimitedWarn } from "@lvsq/runtime";
 import { type ApplyOutcome, ApplyLoop } from "./apply-loop.js";
 import { type DirectorEvent, logEvent } from "./events.js";
+import { PairCoordinator, type PairHost } from "./pair-coordinator.js";
+import { logPairEvent, type PairEvent } from "./pair-events.js";
+import { createPairHost } from "./pair-host.js";
+import { pairOf } from "./pair-records.js";
 import { buildHeartbeat, countUpDown, type DirectorCounts, emptyCounts, ownedDigest } from "./heartbeat.js";
 
 export type DirectorOptions = {
@@ -35,6 +40,10 @@ export type DirectorOptions = {
   tickMs?: number;
   heartbeatMs?: number;
   ipvsadm?: string;
+  /** Pair lease round period (default leaseTtl/6); "manual" = the caller drives `pair.poll()` (simulations). */
+  pairPollMs?: number | "manual";
+  /** Observer of every table handed to the apply loop, with the epoch it belongs to (tests, bench). */
+  onSubmit?: (table: IpvsTable, epoch: number) => void;
 };
 
 /**
@@ -58,6 +67,11 @@ export class DirectorAgent {
   private lastApplyMs: number | undefined;
   private stopped = false;
   private repairSoon = false;
+  /** Set when the config puts this director in a pair with a partner (see pair-coordinator.ts). */
+  private readonly pairing: PairCoordinator | undefined;
+  private appliedEpoch = 0;
+  private submitted = 0;
+  private lastRole: DirectorRole | undefined;
 
   private constructor(private readonly options: DirectorOptions) {
     this.config = options.config;
@@ -72,6 +86,20 @@ export class DirectorAgent {
       options.logger,
       (outcome) => this.onApplied(outcome),
     );
+    const pair = options.standalone ? undefined : pairOf(this.config, options.directorId);
+    if (pair !== undefined) {
+      this.pairing = new PairCoordinator({
+        bus: options.bus,
+        directorId: options.directorId,
+        pair,
+        cluster: this.config.cluster,
+        ttlMs: this.config.director.leaseTtlMs,
+        logger: options.logger,
+        host: this.pairHost(),
+        now: this.now,
+        ...(options.pairPollMs !== undefined ? { pollMs: options.pairPollMs } : {}),
+      });
+    }
   }
 
   static async start(options: DirectorOptions): Promise<DirectorAgent> {
@@ -88,7 +116,8 @@ export class DirectorAgent {
       { services: kernel.services.length, owned: this.owned.size },
       "read the kernel table; treating it as current",
     );
-    this.feed({ type: "observed", table: kernel, now: this.now() });
+    // A paired director adopts the kernel only once the pair's last desired tables are read from KV.
+    if (!this.pairing) this.feed({ type: "observed", table: kernel, now: this.now() });
     this.subscriptions.push(
       bus.subscribe(subjects.allVotes(config.cluster), VoteBatch, (batch, subject) =>
         this.onVotes(batch, subject),
@@ -105,13 +134,19 @@ export class DirectorAgent {
       every(this.options.heartbeatMs ?? 2000, () => this.publishHeartbeat(), { immediate: true }),
       every(1000, () => (this.repairSoon ? this.reconcile() : undefined), { onError: () => {} }),
     );
+    await this.pairing?.start();
   }
 
   /** Feeds one engine input and acts on the result (events out, apply when the desired table changed). */
   feed(input: EngineInput): StepResult {
     const result = step(this.state, input);
     this.state = result.state;
-    for (const event of result.events) this.emit(event);
+    // A follower keeps deciding (so a takeover decides at once) but only the leader announces decisions.
+    const decides = !this.pairing || this.pairing.mayDecide();
+    for (const event of result.events) {
+      if (decides) this.emit(event);
+      else this.options.logger.debug({ event: event.type, service: event.service }, "follower decision");
+    }
     if (result.dropped) {
       this.counts.votesDropped += result.dropped.votes;
       const source = input.type === "votes" ? input.batch.probe : input.type;
@@ -121,7 +156,10 @@ export class DirectorAgent {
         "dropped votes",
       );
     }
-    if (result.changed && !this.stopped) this.loop.submit(result.desired);
+    if (result.changed && !this.stopped && decides) {
+      this.submit(result.desired, this.pairing?.epoch ?? 0);
+      this.pairing?.published(result.changedServices);
+    }
     return result;
   }
 
@@ -145,16 +183,29 @@ export class DirectorAgent {
 
   get role(): DirectorRole {
     if (this.options.standalone) return "standalone";
+    if (this.pairing) return this.pairing.role;
     return this.options.bus.isConnected() ? "leader" : "isolated";
   }
 
   stats() {
-    return { ...this.counts, digest: this.digest, role: this.role };
+    return {
+      ...this.counts,
+      digest: this.digest,
+      role: this.role,
+      epoch: this.pairing?.epoch ?? 0,
+      appliedEpoch: this.appliedEpoch,
+    };
+  }
+
+  /** The pair side of this director (undefined when unpaired): role, epoch, leader, `poll()`. */
+  get pair(): PairCoordinator | undefined {
+    return this.pairing;
   }
 
   /** Stops deciding and applying; waits for an apply in flight. The kernel table stays as it is. */
   async stop(): Promise<void> {
     this.stopped = true;
+    await this.pairing?.stop();
     for (const timer of this.timers.splice(0)) timer.stop();
     for (const sub of this.subscriptions.splice(0)) sub.unsubscribe();
     await this.loop.idle();
@@ -207,7 +258,42 @@ export class DirectorAgent {
     const explanation = this.explain(service, typeof rs === "string" ? rs : undefined);
     if (!explanation)
       throw new Error(`unknown service or real server: ${service}${typeof rs === "string" ? ` ${rs}` : ""}`);
-    return { director: this.options.directorId, role: this.role, at: this.now(), explanation };
+    return {
+      director: this.options.directorId,
+      role: this.role,
+      at: this.now(),
+      decidedBy: this.pairing?.decidedBy(service) ?? {
+        director: this.options.directorId,
+        epoch: 0,
+        leader: true,
+      },
+      explanation,
+    };
+  }
+
+  /** Asks for `table` in the kernel; `appliedEpoch` moves once the loop has written it without error. */
+  private submit(table: IpvsTable, epoch: number): void {
+    this.options.onSubmit?.(table, epoch);
+    this.loop.submit(table);
+    const ticket = ++this.submitted;
+    const errors = this.counts.applyErrors;
+    void this.loop.idle().then(() => {
+      if (ticket === this.submitted && this.counts.applyErrors === errors && epoch > this.appliedEpoch)
+        this.appliedEpoch = epoch;
+    });
+  }
+
+  private pairHost(): PairHost {
+    return createPairHost({
+      directorId: this.options.directorId,
+      config: () => this.config,
+      state: () => this.state,
+      kernel: () => this.loop.lastObserved,
+      feed: (input) => void this.feed(input),
+      submit: (table, epoch) => (this.stopped ? undefined : this.submit(table, epoch)),
+      now: this.now,
+      emit: (event) => this.emit(event),
+    });
   }
 
   private onApplied(outcome: ApplyOutcome): void {
@@ -241,8 +327,9 @@ export class DirectorAgent {
     });
   }
 
-  private emit(event: StepResult["events"][number] | DirectorEvent): void {
-    logEvent(this.options.logger, event);
+  private emit(event: StepResult["events"][number] | DirectorEvent | PairEvent): void {
+    if (isPairEvent(event)) logPairEvent(this.options.logger, event);
+    else logEvent(this.options.logger, event);
     const envelope: EventEnvelope = {
       v: 1,
       cluster: this.config.cluster,
@@ -259,6 +346,8 @@ export class DirectorAgent {
 
   private publishHeartbeat(): void {
     const pair = this.config.directors.find((d) => d.id === this.options.directorId)?.pair;
+    const role = this.role;
+    if (role !== this.lastRole) this.logRoleChange(role);
     const { up, down } = countUpDown(this.config, this.state.desired);
     this.counts.realServersUp = up;
     this.counts.realServersDown = down;
@@ -266,19 +355,42 @@ export class DirectorAgent {
       config: this.config,
       director: this.options.directorId,
       pair,
-      role: this.role,
+      role,
       startedAt: this.startedAt,
       now: this.now(),
-      epoch: 0,
-      appliedEpoch: 0,
+      epoch: this.pairing?.epoch ?? 0,
+      appliedEpoch: this.appliedEpoch,
       digest: this.digest,
       lastApplyAt: this.lastApplyAt,
       lastApplyMs: this.lastApplyMs,
-      counts: { ...this.counts },
+      counts: { ...this.counts, messagesDropped: this.busDrops() },
     });
     this.options.bus.publish(
       subjects.directorStatus(this.config.cluster, this.options.directorId),
       heartbeat,
     );
   }
+
+  /** Vote messages the bus refused before they reached the engine (bad JSON, schema failures). */
+  private busDrops(): number {
+    const { dropped } = this.options.bus.stats();
+    return dropped["invalid-json"] + dropped.schema;
+  }
+
+  /** One line when the role changes: an operator learns from the log that the director is isolated. */
+  private logRoleChange(role: DirectorRole): void {
+    const previous = this.lastRole;
+    this.lastRole = role;
+    if (role === "isolated")
+      this.options.logger.warn(
+        { role, previous },
+        "director isolated: cut off from NATS, keeping the kernel table as it is",
+      );
+    else this.options.logger.info({ role, previous }, `director role: ${role}`);
+  }
+}
+
+const PAIR_EVENTS = new Set<string>(["leader-changed", "lease-lost", "isolated", "rejoined"]);
+function isPairEvent(event: { type: string }): event is PairEvent {
+  return PAIR_EVENTS.has(event.type);
 }

@@ -44,7 +44,16 @@ export class ApplyLoop {
   submit(desired: IpvsTable): void {
     this.wanted = desired;
     this.dirty = true;
-    if (!this.running) this.running = this.drain().finally(() => (this.running = undefined));
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.running) return;
+    // A submit that lands after drain() has finished but before this callback runs must not be lost.
+    this.running = this.drain().finally(() => {
+      this.running = undefined;
+      if (this.dirty) this.kick();
+    });
   }
 
   /** Resolves when nothing is pending or in flight. */
@@ -57,11 +66,22 @@ export class ApplyLoop {
    * by hand, a failed apply left a gap). Returns the repairing ops (empty when there was no drift).
    */
   async reconcile(): Promise<IpvsOp[]> {
-    await this.idle();
-    const observed = await this.read();
-    if (!this.wanted) return [];
-    const ops = plan(this.wanted, observed, this.owned());
-    if (ops.length > 0) await this.write(ops, true);
+    // The reconcile is a batch of the loop like any other: an apply submitted while it reads the kernel waits
+    // for it (else that apply and the reconcile's re-plan of the same change run at once, and the stale read
+    // reports the apply as drift).
+    while (this.running) await this.running;
+    let ops: IpvsOp[] = [];
+    const job = async () => {
+      const observed = await this.read();
+      if (!this.wanted) return;
+      ops = plan(this.wanted, observed, this.owned());
+      if (ops.length > 0) await this.write(ops, true);
+    };
+    this.running = job().finally(() => {
+      this.running = undefined;
+      if (this.dirty) this.kick();
+    });
+    await this.running;
     return ops;
   }
 

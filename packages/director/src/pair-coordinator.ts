@@ -1,0 +1,358 @@
+import { type Bus, createLease, type Kv, type KvChange, type KvWatcher, type Lease } from "@lvsq/bus";
+import type { FleetConfig } from "@lvsq/config";
+import {
+  buckets,
+  type DesiredRecord,
+  type IpvsTable,
+  sortTable,
+  type VirtualServiceEntry,
+} from "@lvsq/protocol";
+import { every, type Logger } from "@lvsq/runtime";
+import type { PairEvent } from "./pair-events.js";
+import { DesiredPublisher } from "./pair-publisher.js";
+import { LeaderRecords } from "./pair-records.js";
+
+export type PairRole = "leader" | "follower" | "isolated";
+
+/** What the coordinator needs from the director agent that hosts it. */
+export interface PairHost {
+  config(): FleetConfig;
+  /** The kernel table as last read or written. */
+  kernel(): IpvsTable;
+  /** Once, before anything is applied: the recovered table (kernel + last desired records) is current. */
+  adopt(table: IpvsTable): void;
+  /** Follower: put the leader's table in the kernel. */
+  follow(table: IpvsTable, epoch: number): void;
+  /** New leader: put this director's own desired table in the kernel. */
+  lead(epoch: number): void;
+  /** This director's own decision for a service (engine desired entry), undefined if not configured. */
+  decision(service: string): VirtualServiceEntry | undefined;
+  /** The record this director, as leader at `epoch`, would write for a service now. */
+  record(service: string, epoch: number): DesiredRecord;
+  emit(event: PairEvent): void;
+}
+
+export type PairOptions = {
+  bus: Bus;
+  directorId: string;
+  pair: string;
+  cluster: string;
+  ttlMs: number;
+  logger: Logger;
+  host: PairHost;
+  now: () => number;
+  /** Lease round period; "manual" = the caller drives `poll()` (simulations). Default ttl/6, 50-1000 ms. */
+  pollMs?: number | "manual";
+};
+
+/**
+ * One director's side of a pair: the lease loop (leader renews by compare-and-set, others try to create it
+ * every round, since nats-server 2.9 sends no event when a key expires), the leader's desired-record
+ * publisher, the follower's view of the leader's records, recovery on start, and isolation. States:
+ *
+ *   isolated --(connected, KV read, lease created)--> leader --(renew refused / newer record)--> follower
+ *   isolated --(connected, KV read, lease held by X)--> follower --(lease lapsed, created)--> leader
+ *   any --(NATS lost, or renew outcome unknown past the local lease deadline)--> isolated (table kept)
+ *
+ * Invariants: a leader writes only while its lease is held by the local clock, each record by CAS on the
+ * key's revision; a follower never takes a record older than the newest epoch it has seen; without a
+ * leader's word (isolated, or no record) the kernel table stays as it is.
+ */
+export class PairCoordinator {
+  private currentRole: PairRole = "isolated";
+  private term: number | undefined;
+  private leaderId: string | null = null;
+  private recovered = false;
+  private readThisRound = false;
+  private polling: Promise<void> | undefined;
+  private stopped = false;
+  private timer: { stop(): void } | undefined;
+  private lease: Lease | undefined;
+  private desiredKv: Kv | undefined;
+  private publisher: DesiredPublisher | undefined;
+  private watcher: KvWatcher | undefined;
+  readonly records: LeaderRecords;
+  readonly counts = { olderEpochIgnored: 0, recordsWritten: 0, takeovers: 0 };
+
+  constructor(private readonly options: PairOptions) {
+    this.records = new LeaderRecords(options.cluster, options.pair);
+  }
+
+  get role(): PairRole {
+    return this.currentRole;
+  }
+
+  /** The term this director knows: its own while leading, else the newest seen (lease or records). */
+  get epoch(): number {
+    return this.currentRole === "leader" ? (this.term ?? 0) : this.records.maxEpoch;
+  }
+
+  get leader(): string | null {
+    return this.leaderId;
+  }
+
+  /** Who decided the table this director applies for a service: itself when leading, else the leader. */
+  decidedBy(service: string): { director: string; epoch: number; leader: boolean } {
+    const self = this.options.directorId;
+    if (this.currentRole === "leader") return { director: self, epoch: this.term ?? 0, leader: true };
+    const record = this.records.record(service);
+    return {
+      director: record?.leader ?? this.leaderId ?? self,
+      epoch: record?.epoch ?? this.records.maxEpoch,
+      leader: false,
+    };
+  }
+
+  /** True only while leading with the lease held by the local clock: the one state that may decide. */
+  mayDecide(): boolean {
+    return this.currentRole === "leader" && this.lease?.isHeld() === true && this.options.bus.isConnected();
+  }
+
+  /** Runs the first round (recovery and the first lease attempt), then the periodic rounds. */
+  async start(): Promise<void> {
+    await this.poll();
+    const { pollMs, ttlMs, logger } = this.options;
+    if (pollMs === "manual") return;
+    const period = pollMs ?? Math.min(1000, Math.max(50, Math.floor(ttlMs / 6)));
+    this.timer = every(period, () => this.poll(), {
+      onError: (error) => logger.error({ err: error }, "pair: lease round failed"),
+    });
+  }
+
+  /** One lease round; concurrent calls share the round in flight. */
+  poll(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    this.polling ??= this.round().finally(() => (this.polling = undefined));
+    return this.polling;
+  }
+
+  /** The leader's engine changed these services: write their records. */
+  published(services: Iterable<string>): void {
+    if (this.mayDecide()) this.publisher?.mark(services);
+  }
+
+  /** Stops the rounds; a leader releases the lease so its partner takes over at once (clean stop only). */
+  async stop(options: { release?: boolean } = {}): Promise<void> {
+    this.stopped = true;
+    this.timer?.stop();
+    await this.polling;
+    this.watcher?.stop();
+    await this.publisher?.idle();
+    if (options.release !== false && this.currentRole === "leader") {
+      await this.lease?.release().catch(() => {});
+    }
+  }
+
+  /** Waits for pending record writes (tests, bench). */
+  async idle(): Promise<void> {
+    await this.polling;
+    await this.publisher?.idle();
+  }
+
+  private async round(): Promise<void> {
+    const { bus } = this.options;
+    if (!bus.isConnected()) return this.isolate("not connected to NATS");
+    this.readThisRound = false;
+    try {
+      await this.open();
+      if (!this.recovered) await this.recover();
+    } catch (error) {
+      return this.isolate(`KV unavailable: ${message(error)}`);
+    }
+    const lease = this.lease!;
+    if (this.currentRole === "leader") {
+      let renewed: boolean;
+      try {
+        renewed = await lease.renew();
+      } catch (error) {
+        if (!lease.isHeld()) this.isolate(`lease renewal failed: ${message(error)}`);
+        return;
+      }
+      if (renewed) {
+        this.publisher!.retryFailed();
+        return;
+      }
+      this.loseLease("renewal refused: the lease lapsed or another director took it");
+    }
+    let result: Awaited<ReturnType<Lease["acquire"]>>;
+    try {
+      result = await lease.acquire();
+    } catch (error) {
+      return this.isolate(`lease unavailable: ${message(error)}`);
+    }
+    if (result.acquired) await this.becomeLeader(result.epoch);
+    else await this.becomeFollower(result.holder, result.epoch);
+  }
+
+  private async open(): Promise<void> {
+    if (this.desiredKv) return;
+    const { bus, cluster, pair, directorId, ttlMs, now, logger } = this.options;
+    const leases = await bus.kv(buckets.leases(cluster), { ttlMs });
+    const desired = await bus.kv(buckets.desired(cluster));
+    this.lease = createLease(leases, pair, directorId, ttlMs, { now });
+    this.publisher = new DesiredPublisher(
+      desired,
+      pair,
+      {
+        build: (service) => (this.mayDecide() ? this.options.host.record(service, this.term!) : undefined),
+        deposed: (epoch, leader) => this.deposed(epoch, leader),
+        written: () => this.counts.recordsWritten++,
+      },
+      logger,
+    );
+    // Watch first, then read: nothing written in between is missed (revisions order the two).
+    this.watcher = await desired.watch(`${pair}.>`, (change) => this.onChange(change), {
+      updatesOnly: true,
+    });
+    this.desiredKv = desired;
+  }
+
+  /** Reads every record of the pair, and the lease's term; on the first call the host adopts them. */
+  private async recover(): Promise<void> {
+    const kv = this.desiredKv!;
+    // The lease first: a record older than the current term (a late, unfenced write) is not recovered.
+    const held = await this.lease!.read();
+    if (held) {
+      this.records.noteEpoch(held.epoch);
+      this.leaderId = held.holder || null;
+    }
+    const keys = await kv.keys(`${this.options.pair}.>`);
+    const entries = await Promise.all(keys.map((key) => kv.get(key)));
+    for (const entry of entries) {
+      if (!entry) continue;
+      this.publisher!.noteRevision(entry.key, entry.revision);
+      this.take(entry.value, entry.revision, false);
+    }
+    this.readThisRound = true;
+    if (this.recovered) return;
+    const { host, logger } = this.options;
+    host.adopt(this.records.compose(host.kernel(), host.config()));
+    this.recovered = true;
+    logger.info(
+      { op: "recover", records: this.records.size, epoch: this.records.maxEpoch, leader: this.leaderId },
+      "recovered the pair's last desired tables from KV",
+    );
+  }
+
+  private onChange(change: KvChange): void {
+    this.publisher?.noteRevision(change.key, change.revision, change.operation !== "PUT");
+    if (change.operation === "PUT") this.take(change.value, change.revision, true);
+  }
+
+  private take(value: unknown, revision: number, apply: boolean): void {
+    const { host, logger, directorId } = this.options;
+    const outcome = this.records.accept(value, revision, host.config());
+    if (typeof outcome === "string") {
+      if (outcome === "older-epoch") {
+        this.counts.olderEpochIgnored++;
+        logger.debug(
+          { revision, epoch: this.records.maxEpoch },
+          "ignored a desired record of an older epoch",
+        );
+        // The leader overwrites an older term's record that landed late, so KV holds this term's tables.
+        const service = (value as { service?: unknown } | null)?.service;
+        if (this.mayDecide() && typeof service === "string") this.publisher?.mark([service]);
+      }
+      return;
+    }
+    if (outcome.leader !== directorId && outcome.epoch > (this.term ?? 0) && this.currentRole === "leader") {
+      this.deposed(outcome.epoch, outcome.leader);
+    }
+    if (outcome.leader !== directorId) this.leaderId = outcome.leader;
+    if (apply && this.currentRole === "follower" && this.recovered) this.applyRecords();
+  }
+
+  private applyRecords(): void {
+    const { host } = this.options;
+    if (this.records.size === 0) return;
+    host.follow(this.records.compose(host.kernel(), host.config()), this.records.recordsEpoch);
+  }
+
+  private async becomeLeader(epoch: number): Promise<void> {
+    const { host, pair, directorId, logger } = this.options;
+    const previousLeader = this.leaderId;
+    const previousEpoch = this.records.maxEpoch || null;
+    this.term = epoch;
+    this.records.noteEpoch(epoch);
+    this.currentRole = "leader";
+    this.leaderId = directorId;
+    this.counts.takeovers++;
+    const services = Object.keys(host.config().services);
+    const changedAtTakeover = services.filter(
+      (service) => !sameEntry(host.decision(service), this.records.record(service)?.table),
+    ).length;
+    host.lead(epoch);
+    host.emit({
+      type: "leader-changed",
+      service: "*",
+      pair,
+      epoch,
+      leader: directorId,
+      previousLeader: previousLeader === directorId && previousEpoch === null ? null : previousLeader,
+      previousEpoch,
+      changedAtTakeover,
+    });
+    logger.info({ epoch, pair, services: services.length }, "took the lease: writing every service's record");
+    this.publisher!.mark(services);
+  }
+
+  private async becomeFollower(holder: string | undefined, epoch: number | undefined): Promise<void> {
+    const { host, pair, logger } = this.options;
+    const previous = this.currentRole;
+    if (epoch !== undefined) this.records.noteEpoch(epoch);
+    if (holder) this.leaderId = holder;
+    if (previous === "follower") return;
+    this.currentRole = "follower";
+    this.term = undefined;
+    this.publisher!.clear();
+    // Whatever the watch missed while we were away or leading, read it all again before applying.
+    try {
+      if (!this.readThisRound) await this.recover();
+    } catch (error) {
+      logger.warn({ err: message(error) }, "pair: cannot re-read the desired records; applying what we have");
+    }
+    if (previous === "isolated")
+      host.emit({
+        type: "rejoined",
+        service: "*",
+        pair,
+        leader: this.leaderId,
+        epoch: this.records.maxEpoch,
+      });
+    this.applyRecords();
+  }
+
+  private loseLease(reason: string): void {
+    const { host, pair } = this.options;
+    if (this.currentRole !== "leader") return;
+    host.emit({ type: "lease-lost", service: "*", pair, epoch: this.term ?? 0, reason });
+    this.currentRole = "follower";
+    this.term = undefined;
+    this.publisher?.clear();
+  }
+
+  private deposed(epoch: number, leader: string): void {
+    this.records.noteEpoch(epoch);
+    this.leaderId = leader;
+    this.loseLease(`${leader} holds a newer epoch (${epoch})`);
+    this.applyRecords();
+  }
+
+  private isolate(reason: string): void {
+    if (this.currentRole === "isolated") return;
+    const { host, pair } = this.options;
+    this.currentRole = "isolated";
+    this.term = undefined;
+    this.publisher?.clear();
+    host.emit({ type: "isolated", service: "*", pair, reason, epoch: this.records.maxEpoch });
+  }
+}
+
+function sameEntry(a: VirtualServiceEntry | undefined | null, b: VirtualServiceEntry | undefined | null) {
+  if (!a || !b) return !a && !b;
+  return JSON.stringify(sortTable({ services: [a] })) === JSON.stringify(sortTable({ services: [b] }));
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
