@@ -1,6 +1,17 @@
 import { type Bus, connectNatsBus } from "@lvsq/bus";
 import { ConfigError, type FleetConfig, loadConfig } from "@lvsq/config";
-import { createLogger, ExitCode, type Logger, type LogFormat, type LogLevel } from "@lvsq/runtime";
+import {
+  createLogger,
+  createMetricsRegistry,
+  ExitCode,
+  type Logger,
+  type LogFormat,
+  type LogLevel,
+  type MetricsServer,
+  parseHostPort,
+  type Registry,
+  serveMetrics,
+} from "@lvsq/runtime";
 import type { Command } from "commander";
 import { type CliIo, ExitWith } from "./io.js";
 
@@ -57,4 +68,25 @@ export function connectionChanges(bus: Bus) {
 /** Resolves when the process is told to stop (the signal handlers exit the process themselves). */
 export function runForever(): Promise<never> {
   return new Promise(() => {});
+}
+
+/** `--metrics HOST:PORT`: a bad address is a usage error (2); a port that cannot be bound is a failure (1). */
+export async function openMetrics(
+  address: string | undefined,
+  logger: Logger,
+  io: CliIo,
+): Promise<{ registry: Registry; server: MetricsServer } | undefined> {
+  if (address === undefined) return undefined;
+  const parsed = parseHostPort(address);
+  if ("error" in parsed) {
+    io.stderr(`error: --metrics: ${parsed.error}\n`);
+    throw new ExitWith(ExitCode.usage);
+  }
+  const registry = createMetricsRegistry();
+  try {
+    return { registry, server: await serveMetrics(address, registry, logger) };
+  } catch (error) {
+    io.stderr(`error: --metrics ${address}: ${error instanceof Error ? error.message : error}\n`);
+    throw new ExitWith(ExitCode.failure);
+  }
 }

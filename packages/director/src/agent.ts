@@ -19,7 +19,8 @@ import {
   subjects,
   VoteBatch,
 } from "@lvsq/protocol";
-import { every, type Logger, rateLimitedWarn } from "@lvsq/runtime";
+import { type DirectorMetrics, every, type Logger, rateLimitedWarn } from "@lvsq/runtime";
+import { AdminWatch } from "./admin-watch.js";
 import { type ApplyOutcome, ApplyLoop } from "./apply-loop.js";
 import { type DirectorEvent, logEvent } from "./events.js";
 import { PairCoordinator, type PairHost } from "./pair-coordinator.js";
@@ -27,6 +28,7 @@ import { logPairEvent, type PairEvent } from "./pair-events.js";
 import { createPairHost } from "./pair-host.js";
 import { pairOf } from "./pair-records.js";
 import { buildHeartbeat, countUpDown, type DirectorCounts, emptyCounts, ownedDigest } from "./heartbeat.js";
+import { recordRealServers, recordRole } from "./metrics.js";
 
 export type DirectorOptions = {
   config: FleetConfig;
@@ -44,6 +46,8 @@ export type DirectorOptions = {
   pairPollMs?: number | "manual";
   /** Observer of every table handed to the apply loop, with the epoch it belongs to (tests, bench). */
   onSubmit?: (table: IpvsTable, epoch: number) => void;
+  /** Prometheus metrics (`--metrics`). */
+  metrics?: DirectorMetrics;
 };
 
 /**
@@ -72,6 +76,7 @@ export class DirectorAgent {
   private appliedEpoch = 0;
   private submitted = 0;
   private lastRole: DirectorRole | undefined;
+  private adminWatch: AdminWatch | undefined;
 
   private constructor(private readonly options: DirectorOptions) {
     this.config = options.config;
@@ -117,7 +122,12 @@ export class DirectorAgent {
       "read the kernel table; treating it as current",
     );
     // A paired director adopts the kernel only once the pair's last desired tables are read from KV.
-    if (!this.pairing) this.feed({ type: "observed", table: kernel, now: this.now() });
+    if (!this.pairing) {
+      const adopted = this.feed({ type: "observed", table: kernel, now: this.now() });
+      // `changed` compares with the engine's own last table, not the kernel: hand the first table to the loop,
+      // which writes only what the kernel lacks (an owned service not there yet), not wait for a reconcile.
+      if (!adopted.changed) this.submit(adopted.desired, 0);
+    }
     this.subscriptions.push(
       bus.subscribe(subjects.allVotes(config.cluster), VoteBatch, (batch, subject) =>
         this.onVotes(batch, subject),
@@ -135,6 +145,10 @@ export class DirectorAgent {
       every(1000, () => (this.repairSoon ? this.reconcile() : undefined), { onError: () => {} }),
     );
     await this.pairing?.start();
+    if (!this.options.standalone) {
+      this.adminWatch = new AdminWatch(bus, config.cluster, (command) => void this.admin(command), logger);
+      await this.adminWatch.start();
+    }
   }
 
   /** Feeds one engine input and acts on the result (events out, apply when the desired table changed). */
@@ -149,6 +163,7 @@ export class DirectorAgent {
     }
     if (result.dropped) {
       this.counts.votesDropped += result.dropped.votes;
+      this.options.metrics?.votesDropped.inc({ reason: result.dropped.reason }, result.dropped.votes);
       const source = input.type === "votes" ? input.batch.probe : input.type;
       this.warnDrop(
         `${result.dropped.reason}:${source}`,
@@ -205,6 +220,7 @@ export class DirectorAgent {
   /** Stops deciding and applying; waits for an apply in flight. The kernel table stays as it is. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.adminWatch?.stop();
     await this.pairing?.stop();
     for (const timer of this.timers.splice(0)) timer.stop();
     for (const sub of this.subscriptions.splice(0)) sub.unsubscribe();
@@ -223,6 +239,7 @@ export class DirectorAgent {
     this.digest = ownedDigest(this.loop.lastObserved, this.owned);
     if (ops.length > 0) {
       this.counts.driftRepairs++;
+      this.options.metrics?.driftRepairs.inc();
       this.emit({
         type: "drift-repaired",
         service: "*",
@@ -241,6 +258,7 @@ export class DirectorAgent {
       parts.cluster !== batch.cluster
     ) {
       this.counts.votesDropped += batch.votes.length;
+      this.options.metrics?.votesDropped.inc({ reason: "subject-mismatch" }, batch.votes.length);
       this.warnDrop(
         `subject-mismatch:${parts?.probe ?? subject}`,
         { subject, probe: batch.probe, service: batch.service },
@@ -249,7 +267,9 @@ export class DirectorAgent {
       return;
     }
     const result = this.feed({ type: "votes", batch, now: this.now() });
-    this.counts.votesAccepted += batch.votes.length - (result.dropped?.votes ?? 0);
+    const accepted = batch.votes.length - (result.dropped?.votes ?? 0);
+    this.counts.votesAccepted += accepted;
+    this.options.metrics?.votesReceived.inc(accepted);
   }
 
   private answerExplain(request: unknown) {
@@ -300,6 +320,7 @@ export class DirectorAgent {
     this.lastApplyAt = this.now();
     this.lastApplyMs = outcome.durationMs;
     this.digest = ownedDigest(this.loop.lastObserved, this.owned);
+    this.options.metrics?.recordApply(!outcome.error, outcome.durationMs);
     if (!outcome.error) {
       this.counts.applies++;
       this.options.logger.info(
@@ -351,6 +372,10 @@ export class DirectorAgent {
     const { up, down } = countUpDown(this.config, this.state.desired);
     this.counts.realServersUp = up;
     this.counts.realServersDown = down;
+    if (this.options.metrics) {
+      recordRealServers(this.options.metrics, this.config, this.state.desired);
+      recordRole(this.options.metrics, role, this.pairing?.epoch ?? 0);
+    }
     const heartbeat = buildHeartbeat({
       config: this.config,
       director: this.options.directorId,

@@ -1,9 +1,9 @@
 import { loadConfig } from "@lvsq/config";
 import { createDryRunDriver, DirectorAgent } from "@lvsq/director";
 import { createIpvsadmDriver } from "@lvsq/ipvs";
-import { handleSignals, type Logger } from "@lvsq/runtime";
+import { createDirectorMetrics, handleSignals, type Logger } from "@lvsq/runtime";
 import type { Command } from "commander";
-import { agentLogger, connectBus, loadConfigOrExit, requireId, runForever } from "../common.js";
+import { agentLogger, connectBus, loadConfigOrExit, openMetrics, requireId, runForever } from "../common.js";
 import type { CliIo } from "../io.js";
 
 export function kernelDriver(ipvsadm: string, dryRun: boolean, logger: Logger) {
@@ -44,38 +44,47 @@ export function registerDirector(program: Command, io: CliIo): void {
     .requiredOption("--config <file>", "fleet config (YAML)")
     .requiredOption("--id <id>", "this director's id in the config's `directors`")
     .option("--dry-run", "read the kernel table but only log the ipvsadm commands it would run")
+    .option("--metrics <host:port>", "serve Prometheus metrics on http://HOST:PORT/metrics")
     .addHelpText(
       "after",
       "\nExamples:\n  $ lvsq director --config /etc/lvsq/fleet.yaml --id lvs-a\n  $ lvsq director --config fleet.yaml --id lvs-a --dry-run --log-format pretty",
     )
-    .action(async (options: { config: string; id: string; dryRun?: boolean }, command: Command) => {
-      const config = await loadConfigOrExit(options.config, io);
-      requireId(
-        "director",
-        options.id,
-        config.directors.map((d) => d.id),
-        io,
-      );
-      const pair = config.directors.find((d) => d.id === options.id)?.pair;
-      const logger = agentLogger(command, { director: options.id, ...(pair ? { pair } : {}) });
-      const bus = await connectBus(config, `lvsq-director-${options.id}`, logger);
-      const agent = await DirectorAgent.start({
-        config,
-        directorId: options.id,
-        bus,
-        driver: kernelDriver(config.director.ipvsadm, options.dryRun === true, logger),
-        logger,
-        ipvsadm: config.director.ipvsadm,
-      });
-      logger.info({ role: agent.role, dryRun: options.dryRun === true }, "director started");
-      handleSignals(logger, {
-        reload: reloader(options.config, logger, (next) => agent.reload(next)),
-        stop: async () => {
-          await agent.stop();
-          await bus.close();
-        },
-        stopTimeoutMs: 5000,
-      });
-      await runForever();
-    });
+    .action(
+      async (
+        options: { config: string; id: string; dryRun?: boolean; metrics?: string },
+        command: Command,
+      ) => {
+        const config = await loadConfigOrExit(options.config, io);
+        requireId(
+          "director",
+          options.id,
+          config.directors.map((d) => d.id),
+          io,
+        );
+        const pair = config.directors.find((d) => d.id === options.id)?.pair;
+        const logger = agentLogger(command, { director: options.id, ...(pair ? { pair } : {}) });
+        const metrics = await openMetrics(options.metrics, logger, io);
+        const bus = await connectBus(config, `lvsq-director-${options.id}`, logger);
+        const agent = await DirectorAgent.start({
+          config,
+          directorId: options.id,
+          bus,
+          driver: kernelDriver(config.director.ipvsadm, options.dryRun === true, logger),
+          logger,
+          ipvsadm: config.director.ipvsadm,
+          ...(metrics ? { metrics: createDirectorMetrics(metrics.registry) } : {}),
+        });
+        logger.info({ role: agent.role, dryRun: options.dryRun === true }, "director started");
+        handleSignals(logger, {
+          reload: reloader(options.config, logger, (next) => agent.reload(next)),
+          stop: async () => {
+            await agent.stop();
+            await bus.close();
+            await metrics?.server.close();
+          },
+          stopTimeoutMs: 5000,
+        });
+        await runForever();
+      },
+    );
 }

@@ -1,25 +1,18 @@
 import { createCheckRunner } from "@lvsq/checks";
 import { loadConfig } from "@lvsq/config";
 import { ProbeAgent } from "@lvsq/probe";
-import {
-  createMetricsRegistry,
-  createProbeMetrics,
-  ExitCode,
-  handleSignals,
-  type MetricsServer,
-  parseHostPort,
-  serveMetrics,
-} from "@lvsq/runtime";
+import { createProbeMetrics, handleSignals } from "@lvsq/runtime";
 import type { Command } from "commander";
 import {
   agentLogger,
   connectBus,
   connectionChanges,
   loadConfigOrExit,
+  openMetrics,
   requireId,
   runForever,
 } from "../common.js";
-import { type CliIo, ExitWith } from "../io.js";
+import type { CliIo } from "../io.js";
 
 export function registerProbe(program: Command, io: CliIo): void {
   program
@@ -44,11 +37,6 @@ export function registerProbe(program: Command, io: CliIo): void {
         options: { config: string; id: string; maxConcurrent: number; metrics?: string },
         command: Command,
       ) => {
-        const metricsAddress = options.metrics === undefined ? undefined : parseHostPort(options.metrics);
-        if (metricsAddress && "error" in metricsAddress) {
-          io.stderr(`error: --metrics: ${metricsAddress.error}\n`);
-          throw new ExitWith(ExitCode.usage);
-        }
         const config = await loadConfigOrExit(options.config, io);
         requireId(
           "probe",
@@ -58,18 +46,7 @@ export function registerProbe(program: Command, io: CliIo): void {
         );
         const site = config.probes.find((p) => p.id === options.id)!.site;
         const logger = agentLogger(command, { probe: options.id, site });
-        const registry = createMetricsRegistry();
-        let metricsServer: MetricsServer | undefined;
-        if (options.metrics !== undefined) {
-          try {
-            metricsServer = await serveMetrics(options.metrics, registry, logger);
-          } catch (error) {
-            io.stderr(
-              `error: --metrics ${options.metrics}: ${error instanceof Error ? error.message : error}\n`,
-            );
-            throw new ExitWith(ExitCode.failure);
-          }
-        }
+        const metrics = await openMetrics(options.metrics, logger, io);
         const bus = await connectBus(config, `lvsq-probe-${options.id}`, logger);
         // One check runner per loaded config: it caches CA files and compiled regexes; a reload re-reads them.
         let checks = createCheckRunner();
@@ -84,7 +61,7 @@ export function registerProbe(program: Command, io: CliIo): void {
           runCheck: (check, target, runOptions) => checks.run(check, target, runOptions),
           logger,
           maxConcurrent: options.maxConcurrent,
-          ...(metricsServer ? { metrics: createProbeMetrics(registry) } : {}),
+          ...(metrics ? { metrics: createProbeMetrics(metrics.registry) } : {}),
         });
         logger.info(
           { services: Object.keys(agent.snapshot()).length, connected: bus.isConnected() },
@@ -106,7 +83,7 @@ export function registerProbe(program: Command, io: CliIo): void {
           },
           stop: async () => {
             await agent.stop();
-            await Promise.all([bus.close(), metricsServer?.close()]);
+            await Promise.all([bus.close(), metrics?.server.close()]);
           },
           stopTimeoutMs: 2000,
         });

@@ -3,9 +3,9 @@ import { createCheckRunner } from "@lvsq/checks";
 import { STANDALONE_DIRECTOR, STANDALONE_PROBE } from "@lvsq/config";
 import { DirectorAgent } from "@lvsq/director";
 import { ProbeAgent } from "@lvsq/probe";
-import { ExitCode, handleSignals } from "@lvsq/runtime";
+import { createDirectorMetrics, ExitCode, handleSignals } from "@lvsq/runtime";
 import type { Command } from "commander";
-import { agentLogger, connectionChanges, loadConfigOrExit, runForever } from "../common.js";
+import { agentLogger, connectionChanges, loadConfigOrExit, openMetrics, runForever } from "../common.js";
 import { controlSocketPath, serveControl } from "../control-socket.js";
 import { type CliIo, ExitWith } from "../io.js";
 import { kernelDriver, reloader } from "./director.js";
@@ -22,11 +22,12 @@ export function registerRun(program: Command, io: CliIo): void {
     )
     .requiredOption("--config <file>", "fleet config (YAML) without probes/sites/directors")
     .option("--dry-run", "read the kernel table but only log the ipvsadm commands it would run")
+    .option("--metrics <host:port>", "serve Prometheus metrics on http://HOST:PORT/metrics")
     .addHelpText(
       "after",
       "\nExamples:\n  $ lvsq run --config /etc/lvsq/seed.yaml\n  $ lvsq run --config seed.yaml --dry-run --log-format pretty\n  $ lvsq explain --config seed.yaml web",
     )
-    .action(async (options: { config: string; dryRun?: boolean }, command: Command) => {
+    .action(async (options: { config: string; dryRun?: boolean; metrics?: string }, command: Command) => {
       const config = await loadConfigOrExit(options.config, io);
       if (!config.standalone) {
         io.stderr(
@@ -35,6 +36,7 @@ export function registerRun(program: Command, io: CliIo): void {
         throw new ExitWith(ExitCode.usage);
       }
       const logger = agentLogger(command, { director: STANDALONE_DIRECTOR });
+      const metrics = await openMetrics(options.metrics, logger, io);
       const bus = createMemoryBus({ name: "standalone" });
       const director = await DirectorAgent.start({
         config,
@@ -44,6 +46,7 @@ export function registerRun(program: Command, io: CliIo): void {
         logger,
         standalone: true,
         ipvsadm: config.director.ipvsadm,
+        ...(metrics ? { metrics: createDirectorMetrics(metrics.registry) } : {}),
       });
       let checks = createCheckRunner();
       const probe = new ProbeAgent({
@@ -90,6 +93,7 @@ export function registerRun(program: Command, io: CliIo): void {
           await director.stop();
           control?.close();
           await bus.close();
+          await metrics?.server.close();
         },
         stopTimeoutMs: 5000,
       });

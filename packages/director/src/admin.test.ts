@@ -1,0 +1,128 @@
+import { createMemoryNetwork } from "@lvsq/bus";
+import { parseConfig } from "@lvsq/config";
+import { createMemoryDriver } from "@lvsq/ipvs";
+import { type AdminRecord, buckets, kvKeys, subjects, type VoteBatch } from "@lvsq/protocol";
+import { createDirectorMetrics, createLogger, createMetricsRegistry } from "@lvsq/runtime";
+import { Writable } from "node:stream";
+import { afterEach, describe, expect, it } from "vitest";
+import { DirectorAgent } from "./agent.js";
+
+const config = parseConfig(
+  `cluster: t
+quorum: { startupGrace: 0s }
+sites: [a]
+probes: [{ id: pa, site: a }]
+directors: [{ id: d1 }]
+services:
+  web:
+    vip: 192.0.2.1:80
+    realServers: [{ address: 198.51.100.1:80, weight: 2 }, { address: 198.51.100.2:80, weight: 3 }]
+`,
+  "admin-test.yaml",
+  { env: {} },
+);
+const silent = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+const agents: DirectorAgent[] = [];
+afterEach(async () => {
+  await Promise.all(agents.splice(0).map((a) => a.stop()));
+});
+
+let seq = 1;
+const allUp = (): VoteBatch => ({
+  v: 1,
+  cluster: "t",
+  probe: "pa",
+  site: "a",
+  service: "web",
+  seq: seq++,
+  sentAt: Date.now(),
+  intervalMs: 1000,
+  votes: ["198.51.100.1:80", "198.51.100.2:80"].map((rs) => ({
+    rs,
+    state: "up" as const,
+    since: 0,
+    latencyMs: 1,
+    reason: "HTTP 200",
+  })),
+});
+
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 3000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe("admin overrides and metrics in the director", () => {
+  it("applies a drain from the admin bucket over up votes, and keeps it across a director restart", async () => {
+    const network = createMemoryNetwork();
+    const operator = network.connect("operator");
+    const driver = createMemoryDriver();
+    const weightOf = async (rs: string) =>
+      (await driver.read()).services[0]?.realServers.find((r) => r.address === rs)?.weight;
+    const registry = createMetricsRegistry({ defaultMetrics: false });
+    const first = await DirectorAgent.start({
+      config,
+      directorId: "d1",
+      bus: network.connect("d1"),
+      driver,
+      logger: silent,
+      metrics: createDirectorMetrics(registry),
+    });
+    agents.push(first);
+    operator.publish(subjects.votes("t", "pa", "web"), allUp());
+    await until("both up", async () => (await weightOf("198.51.100.2:80")) === 3);
+
+    const record: AdminRecord = {
+      v: 1,
+      service: "web",
+      rs: "198.51.100.2:80",
+      action: "drain",
+      author: "alice@host",
+      reason: "kernel upgrade",
+      at: Date.now(),
+    };
+    const admin = await operator.kv(buckets.admin("t"));
+    await admin.put(kvKeys.admin("web", "198.51.100.2:80"), record);
+    await until("drained to weight 0", async () => (await weightOf("198.51.100.2:80")) === 0);
+    operator.publish(subjects.votes("t", "pa", "web"), allUp());
+    await first.idle();
+    expect(await weightOf("198.51.100.2:80")).toBe(0);
+    expect(first.explain("web", "198.51.100.2:80")?.realServers[0]).toMatchObject({
+      rule: "admin-drain",
+      admin: { action: "drain", author: "alice@host" },
+    });
+
+    const text = await registry.metrics();
+    expect(text).toMatch(/lvsq_director_votes_received_total \d+/);
+    expect(text).toMatch(/lvsq_director_applies_total\{result="ok"\} [1-9]/);
+
+    await first.stop();
+    agents.length = 0;
+    const second = await DirectorAgent.start({
+      config,
+      directorId: "d1",
+      bus: network.connect("d1b"),
+      driver,
+      logger: silent,
+    });
+    agents.push(second);
+    operator.publish(subjects.votes("t", "pa", "web"), allUp());
+    await until(
+      "restarted director knows the drain",
+      async () => second.explain("web", "198.51.100.2:80")?.realServers[0]?.rule === "admin-drain",
+    );
+    await second.idle();
+    expect(await weightOf("198.51.100.2:80")).toBe(0);
+
+    await admin.put(kvKeys.admin("web", "198.51.100.2:80"), { ...record, action: "enable", at: Date.now() });
+    await until("enabled again at weight 3", async () => (await weightOf("198.51.100.2:80")) === 3);
+  });
+});
