@@ -140,7 +140,7 @@ services:
           .locator('#timeline li[data-type="rs-down"]')
           .textContent()
           .catch(() => "")
-      ).includes(failing.address),
+      )?.includes(failing.address),
     );
 
     mkdirSync(OUT_DIR, { recursive: true });
