@@ -228,6 +228,8 @@ await step("natCurlAndWeightEdit", async () => {
   const edit = await applyPlan(kernel, nat(5, 0));
   const after = active();
   const connsAfter = ipvsConnections();
+  // The driver's own view of connections (what a drain waits on), while the one connection is held.
+  const driverCounts = Object.fromEntries((await kernel.connections?.())?.get("tcp 192.0.2.200:80") ?? []);
   const answer = await new Promise<string>((done, fail) => {
     let text = "";
     socket.on("data", (c) => {
@@ -250,6 +252,7 @@ await step("natCurlAndWeightEdit", async () => {
     connsAfter,
     answerBody: answer.split("\r\n\r\n")[1]?.trim(),
     heldDest: before.find((r) => r.active === 1)?.dest,
+    driverCounts,
     weights: read.services.find((s) => s.key === "tcp 192.0.2.200:80")?.realServers.map((r) => r.weight),
   };
 });

@@ -105,7 +105,12 @@ describe("ipvs driver on a real kernel (UML, Linux 6.1)", () => {
       answerBody: string;
       heldDest: string;
       weights: number[];
+      driverCounts: Record<string, number>;
+      serverPorts: string[];
     }>("natCurlAndWeightEdit");
+    // driver.connections() (what a drain waits on) counts the held connection on its real server
+    expect(Object.values(r.driverCounts).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1);
+    expect(Object.keys(r.driverCounts).sort()).toEqual([...r.serverPorts].sort());
     expect(r.editOps).toEqual(["edit-server", "edit-server"]);
     expect(r.weights).toEqual([5, 0]);
     expect(r.after.find((d) => d.dest === r.heldDest)?.active).toBe(1);

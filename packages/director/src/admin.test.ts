@@ -126,3 +126,40 @@ describe("admin overrides and metrics in the director", () => {
     await until("enabled again at weight 3", async () => (await weightOf("198.51.100.2:80")) === 3);
   });
 });
+
+describe("drain until the connections are gone", () => {
+  it("keeps a drained server at weight 0 while it has connections, then takes it out", async () => {
+    const network = createMemoryNetwork();
+    const operator = network.connect("operator");
+    const memory = createMemoryDriver();
+    const open = new Map<string, number>([["198.51.100.2:80", 5]]);
+    const driver = {
+      read: () => memory.read(),
+      apply: (ops: Parameters<typeof memory.apply>[0]) => memory.apply(ops),
+      connections: async () => new Map([["tcp 192.0.2.1:80", new Map(open)]]),
+    };
+    const agent = await DirectorAgent.start({
+      config,
+      directorId: "d1",
+      bus: network.connect("d1"),
+      driver,
+      logger: silent,
+    });
+    agents.push(agent);
+    const weightOf = async (rs: string) =>
+      (await memory.read()).services[0]?.realServers.find((r) => r.address === rs)?.weight;
+    operator.publish(subjects.votes("t", "pa", "web"), allUp());
+    await until("both up", async () => (await weightOf("198.51.100.2:80")) === 3);
+    agent.admin({ service: "web", rs: "198.51.100.2:80", action: "drain", author: "bob", reason: "test" });
+    await agent.idle();
+    expect(await weightOf("198.51.100.2:80")).toBe(0);
+    await agent.checkDrains();
+    await agent.idle();
+    expect(await weightOf("198.51.100.2:80")).toBe(0);
+    open.set("198.51.100.2:80", 0);
+    await agent.checkDrains();
+    await agent.idle();
+    expect(await weightOf("198.51.100.2:80")).toBeUndefined();
+    expect(agent.explain("web", "198.51.100.2:80")?.realServers[0]?.rule).toBe("admin-disable");
+  });
+});

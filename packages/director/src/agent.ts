@@ -21,6 +21,7 @@ import {
 } from "@lvsq/protocol";
 import { type DirectorMetrics, every, type Logger, rateLimitedWarn } from "@lvsq/runtime";
 import { AdminWatch } from "./admin-watch.js";
+import { DrainWatch } from "./drain-watch.js";
 import { type ApplyOutcome, ApplyLoop } from "./apply-loop.js";
 import { type DirectorEvent, logEvent } from "./events.js";
 import { PairCoordinator, type PairHost } from "./pair-coordinator.js";
@@ -77,6 +78,7 @@ export class DirectorAgent {
   private submitted = 0;
   private lastRole: DirectorRole | undefined;
   private adminWatch: AdminWatch | undefined;
+  private readonly drains: DrainWatch;
 
   private constructor(private readonly options: DirectorOptions) {
     this.config = options.config;
@@ -85,6 +87,7 @@ export class DirectorAgent {
     this.state = initialState(this.config, options.directorId);
     this.owned = ownedServiceKeys(this.config);
     this.warnDrop = rateLimitedWarn(options.logger, 60_000, this.now);
+    this.drains = new DrainWatch(options.driver, options.logger);
     this.loop = new ApplyLoop(
       options.driver,
       () => this.owned,
@@ -143,6 +146,9 @@ export class DirectorAgent {
       }),
       every(this.options.heartbeatMs ?? 2000, () => this.publishHeartbeat(), { immediate: true }),
       every(1000, () => (this.repairSoon ? this.reconcile() : undefined), { onError: () => {} }),
+      every(2000, () => this.checkDrains(), {
+        onError: (e) => logger.debug({ err: e }, "cannot read connection counts"),
+      }),
     );
     await this.pairing?.start();
     if (!this.options.standalone) {
@@ -179,7 +185,14 @@ export class DirectorAgent {
   }
 
   admin(command: AdminCommand): StepResult {
+    this.drains.note(command);
     return this.feed({ type: "admin", command, now: this.now() });
+  }
+
+  /** A drained real server leaves once it has no connections (unpaired directors; pairs use --deadline). */
+  async checkDrains(): Promise<void> {
+    if (this.pairing || this.stopped) return;
+    await this.drains.check(this.config, this.loop.lastObserved, (command) => void this.admin(command));
   }
 
   /** Applies a new, already validated config (SIGHUP); services it adds adopt what the kernel has. */

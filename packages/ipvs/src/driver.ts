@@ -18,4 +18,9 @@ export interface IpvsDriver {
   read(): Promise<IpvsTable>;
   /** Applies ops in order; throws IpvsadmError naming the ops that did not take. */
   apply(ops: readonly IpvsOp[]): Promise<ApplyResult>;
+  /**
+   * Active + inactive connections per service key, then real-server address (for draining: a drained
+   * server leaves once it has none). Drivers that cannot tell omit it.
+   */
+  connections?(): Promise<Map<string, Map<string, number>>>;
 }

@@ -122,5 +122,22 @@ export function createIpvsadmDriver(options: IpvsadmDriverOptions = {}): IpvsDri
     });
   }
 
-  return { read, apply };
+  async function connections(): Promise<Map<string, Map<string, number>>> {
+    const r = await run(["-L", "-n", "--thresholds"]);
+    if (r.exitCode !== 0 || r.failure) {
+      throw new IpvsadmError("reading connection counts failed", {
+        argv: r.argv,
+        exitCode: r.exitCode,
+        stderr: r.stderr,
+        notApplied: [],
+      });
+    }
+    const out = new Map<string, Map<string, number>>();
+    for (const [key, servers] of parseThresholds(r.stdout)) {
+      out.set(key, new Map([...servers].map(([address, c]) => [address, c.active + c.inactive])));
+    }
+    return out;
+  }
+
+  return { read, apply, connections };
 }

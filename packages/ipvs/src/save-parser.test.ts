@@ -189,3 +189,22 @@ describe("parseThresholds", () => {
     expect(() => parseThresholds("XYZ 1.2.3.4:80 rr\n")).toThrow(/line 1/);
   });
 });
+
+describe("parseThresholds: connection counts", () => {
+  it("reads active and inactive connections per destination", async () => {
+    const { parseThresholds } = await import("./thresholds-parser.js");
+    const text = [
+      "IP Virtual Server version 1.2.1 (size=4096)",
+      "Prot LocalAddress:Port            Uthreshold Lthreshold ActiveConn InActConn",
+      "  -> RemoteAddress:Port",
+      "TCP  192.0.2.1:80 rr",
+      "  -> 127.0.0.2:8080               0          0          3          7",
+    ].join("\n");
+    expect(parseThresholds(text).get("tcp 192.0.2.1:80")?.get("127.0.0.2:8080")).toEqual({
+      upper: 0,
+      lower: 0,
+      active: 3,
+      inactive: 7,
+    });
+  });
+});

@@ -1,8 +1,9 @@
 import { type IpvsTable, LvsqError, virtualServiceKey } from "@lvsq/protocol";
 import { parseIpvsAddress } from "./address.js";
 
-/** Upper/lower connection thresholds by service key, then real-server address. */
-export type ThresholdMap = Map<string, Map<string, { upper: number; lower: number }>>;
+/** Upper/lower thresholds and current connections by service key, then real-server address. */
+export type ThresholdMap = Map<string, Map<string, DestinationCounts>>;
+export type DestinationCounts = { upper: number; lower: number; active: number; inactive: number };
 
 const LIST_PROTOCOLS = { TCP: "tcp", UDP: "udp", SCTP: "sctp" } as const;
 
@@ -12,10 +13,10 @@ const LIST_PROTOCOLS = { TCP: "tcp", UDP: "udp", SCTP: "sctp" } as const;
  */
 export function parseThresholds(text: string): ThresholdMap {
   const out: ThresholdMap = new Map();
-  let current: Map<string, { upper: number; lower: number }> | undefined;
+  let current: Map<string, DestinationCounts> | undefined;
   text.split("\n").forEach((raw, index) => {
     const tokens = raw.trim().split(/\s+/);
-    const [first, second, third, fourth] = tokens;
+    const [first, second, third, fourth, fifth, sixth] = tokens;
     const fail = (): never => {
       throw new LvsqError(
         "ipvs_parse",
@@ -27,7 +28,12 @@ export function parseThresholds(text: string): ThresholdMap {
       if (second === "RemoteAddress:Port") return;
       const address = parseIpvsAddress(second ?? "")?.address ?? fail();
       if (current === undefined || !/^\d+$/.test(third ?? "") || !/^\d+$/.test(fourth ?? "")) fail();
-      current?.set(address, { upper: Number(third), lower: Number(fourth) });
+      current?.set(address, {
+        upper: Number(third),
+        lower: Number(fourth),
+        active: Number(fifth ?? 0),
+        inactive: Number(sixth ?? 0),
+      });
       return;
     }
     let key: string;
