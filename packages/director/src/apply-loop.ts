@@ -71,11 +71,14 @@ export class ApplyLoop {
     // reports the apply as drift).
     while (this.running) await this.running;
     let ops: IpvsOp[] = [];
+    // Compared with the table wanted when the kernel was read: one submitted during the read is not drift,
+    // it is the next batch's job (it set `dirty`).
+    const target = this.wanted;
     const job = async () => {
       const observed = await this.read();
-      if (!this.wanted) return;
-      ops = plan(this.wanted, observed, this.owned());
-      if (ops.length > 0) await this.write(ops, true);
+      if (!target) return;
+      ops = plan(target, observed, this.owned());
+      if (ops.length > 0) await this.write(ops, true, target);
     };
     this.running = job().finally(() => {
       this.running = undefined;
@@ -89,14 +92,14 @@ export class ApplyLoop {
     while (this.dirty && this.wanted) {
       this.dirty = false;
       if (!this.observed) await this.read();
-      const ops = plan(this.wanted, this.observed!, this.owned());
-      if (ops.length > 0) await this.write(ops, false);
+      const target = this.wanted;
+      const ops = plan(target, this.observed!, this.owned());
+      if (ops.length > 0) await this.write(ops, false, target);
     }
   }
 
-  private async write(ops: IpvsOp[], drift: boolean): Promise<void> {
+  private async write(ops: IpvsOp[], drift: boolean, target: IpvsTable): Promise<void> {
     const started = this.now();
-    const target = this.wanted!;
     try {
       await this.driver.apply(ops);
       // What we wrote is now the kernel's state for the owned services; the rest is unchanged.

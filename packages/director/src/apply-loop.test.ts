@@ -1,0 +1,70 @@
+import { createMemoryDriver, type IpvsDriver } from "@lvsq/ipvs";
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import { type ApplyOutcome, ApplyLoop } from "./apply-loop.js";
+
+const service = (realServers: string[]) => ({
+  key: "tcp 192.0.2.1:80",
+  protocol: "tcp" as const,
+  family: "inet" as const,
+  address: "192.0.2.1:80",
+  scheduler: "wlc",
+  realServers: realServers.map((address) => ({ address, forwarding: "dr" as const, weight: 1 })),
+});
+
+/** The memory kernel, but its reads and applies wait until the test lets them finish; counts what runs at once. */
+function slowKernel() {
+  const memory = createMemoryDriver();
+  const gates: (() => void)[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const gate = async <T>(body: () => Promise<T>): Promise<T> => {
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    await new Promise<void>((open) => gates.push(open));
+    inFlight--;
+    return body();
+  };
+  const driver: IpvsDriver = {
+    read: () => gate(() => memory.read()),
+    apply: (ops) => gate(() => memory.apply(ops)),
+  };
+  return {
+    driver,
+    /** Lets every pending read/apply finish, until nothing is pending (bounded). */
+    async drain() {
+      for (let i = 0; i < 100 && gates.length > 0; i++) {
+        gates.shift()!();
+        await new Promise((r) => setTimeout(r, 0));
+      }
+    },
+    maxInFlight: () => maxInFlight,
+  };
+}
+
+describe("ApplyLoop.reconcile", () => {
+  it("a table submitted while the reconcile reads the kernel is applied after it, not reported as drift", async () => {
+    const kernel = slowKernel();
+    const outcomes: ApplyOutcome[] = [];
+    const loop = new ApplyLoop(
+      kernel.driver,
+      () => new Set(["tcp 192.0.2.1:80"]),
+      pino({ level: "silent" }),
+      (o) => outcomes.push(o),
+    );
+    loop.submit({ services: [service([])] });
+    await kernel.drain();
+    await loop.idle();
+    const reconciled = loop.reconcile(); // reads the kernel (gated)...
+    loop.submit({ services: [service(["198.51.100.1:80"])] }); // ...while votes bring a real server up
+    await kernel.drain();
+    expect(await reconciled).toEqual([]);
+    await kernel.drain();
+    await loop.idle();
+    expect(outcomes.map((o) => ({ drift: o.drift, ops: o.ops.map((op) => op.type) }))).toEqual([
+      { drift: false, ops: ["add-service"] },
+      { drift: false, ops: ["add-server"] },
+    ]);
+    expect(kernel.maxInFlight()).toBe(1);
+  });
+});

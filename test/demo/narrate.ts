@@ -1,0 +1,91 @@
+import type { ClientSample } from "../harness/fleet-agents.js";
+import type { Fleet } from "../harness/topology.js";
+
+/** The demo's voice: plain lines on stdout (the host streams them out of the guest as they come). */
+export type Narrator = ReturnType<typeof narrator>;
+
+export const DEMO_BEGIN = "LVSQ-DEMO-BEGIN";
+export const DEMO_END = "LVSQ-DEMO-END";
+
+const rule = (title: string) => `\n━━ ${title} ${"━".repeat(Math.max(4, 76 - title.length))}`;
+const indent = (text: string, by = "    ") =>
+  text
+    .trimEnd()
+    .split("\n")
+    .map((line) => by + line)
+    .join("\n");
+
+export function narrator(write: (line: string) => void = (line) => console.log(line)) {
+  const startedAt = Date.now();
+  let stepNo = 0;
+  let failed = false;
+  const clock = () => `${((Date.now() - startedAt) / 1000).toFixed(1).padStart(5)} s`;
+  return {
+    begin() {
+      write(DEMO_BEGIN);
+    },
+    intro(fleet: Fleet, configPath: string, backends: readonly string[], fallback: string) {
+      write(rule("lvsq demo: quorum-voted health checks on a real kernel IPVS table"));
+      write("  Inside a User-Mode Linux guest (a real Linux 6.1 kernel), one network namespace per host:");
+      write(`    nats        ${fleet.nats.address}           nats-server (the bus)`);
+      for (const s of fleet.sites)
+        write(`    site ${s.id}      ${s.mgmtAddress} / ${s.beAddress}   lvsq probe --id probe-${s.id}`);
+      write(
+        `    director    ${fleet.director.mgmtAddress} / ${fleet.director.beAddress}    lvsq director --id lvs-a, VIP ${fleet.vip}:80 (NAT)`,
+      );
+      write(`    backends    ${backends.join(", ")}`);
+      write(`                fallback ${fallback} (in while no real server is up)`);
+      write(`    client      ${fleet.client.address}          GET http://${fleet.vip}/ every 100 ms`);
+      write("  Checks: http every 1 s, timeout 500 ms, fall 2, rise 2; quorum: 2 of 3 sites; voteTtl 4 s.");
+      write(`  Config: ${configPath}`);
+    },
+    async step(title: string, expectation: string, body: () => Promise<string>): Promise<void> {
+      stepNo++;
+      write(rule(`${stepNo}. ${title}`));
+      write(`  [${clock()}] expect: ${expectation}`);
+      try {
+        const outcome = await body();
+        write(`  [${clock()}] ✓ ${outcome}`);
+      } catch (error) {
+        failed = true;
+        write(`  [${clock()}] ✗ expectation failed: ${(error as Error).message}`);
+        throw error;
+      }
+    },
+    events(logs: Record<string, unknown>[], since: number) {
+      const lines = logs.filter(
+        (l) => typeof l.event === "string" && Date.parse(String(l.time)) >= since && l.event !== "stale",
+      );
+      if (lines.length === 0) return;
+      write("  director said:");
+      for (const l of lines) write(`    ${String(l.msg)}`);
+    },
+    client(samples: ClientSample[]) {
+      const answers = new Map<string, number>();
+      let failures = 0;
+      for (const s of samples) {
+        if (s.ok) answers.set(s.text, (answers.get(s.text) ?? 0) + 1);
+        else failures++;
+      }
+      const by = [...answers.entries()]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([who, n]) => `${who} ×${n}`)
+        .join(", ");
+      const requests = samples.length === 1 ? "1 request" : `${samples.length} requests`;
+      write(`  client: ${requests} since the step began; answered by ${by || "nobody"}; ${failures} failed`);
+    },
+    command(title: string, output: string) {
+      write(`\n  $ ${title}`);
+      write(indent(output));
+    },
+    fail(message: string) {
+      failed = true;
+      write(`\n  ✗ the demo stopped: ${message}`);
+    },
+    end() {
+      write(rule(failed ? `demo FAILED after ${clock()}` : `demo finished in ${clock()}`));
+      write(DEMO_END);
+      if (failed) process.exitCode = 1;
+    },
+  };
+}
