@@ -112,6 +112,19 @@ describe("the hot path", () => {
     });
   });
 
+  it("a dropped batch with a huge seq does not silence the probe it names (forged unknown service)", () => {
+    const sim = new Sim(fleet());
+    sim.at(1000).all(up2);
+    const forged = sim.run({ type: "votes", batch: sim.batch("p1", "nope", up2, 9e15), now: 1000 });
+    expect(forged.dropped?.reason).toBe("unknown-service");
+    const real = sim.run({
+      type: "votes",
+      batch: sim.batch("p1", "web", { [RS1]: "up", [RS2]: "up" }, 50),
+      now: 1100,
+    });
+    expect(real.dropped).toBeUndefined();
+  });
+
   it("accepts real server addresses in non-canonical spelling", () => {
     const config = fleet({
       services: {

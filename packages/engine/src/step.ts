@@ -113,12 +113,13 @@ function admitBatch(ctx: StepContext, batch: VoteBatch): ServiceState | undefine
   if (lastSeq !== undefined && batch.seq <= lastSeq) {
     return drop(ctx, "replayed-seq", size, `seq ${batch.seq} <= ${lastSeq}`);
   }
-  state.lastSeq.set(batch.probe, batch.seq);
   const svc = state.services.get(batch.service);
   if (svc === undefined) return drop(ctx, "unknown-service", size, batch.service);
   if (!svc.probeIndex.has(batch.probe)) {
     return drop(ctx, "probe-not-assigned", size, `${batch.probe} does not check ${batch.service}`);
   }
+  // Only a batch that counts moves the probe's seq: a dropped (e.g. forged) one must not silence it.
+  state.lastSeq.set(batch.probe, batch.seq);
   return svc;
 }
 
