@@ -1,9 +1,5 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { Writable } from "node:stream";
-import { type Bus, connectNatsBus } from "@lvsq/bus";
-import { type DirectorHeartbeat, type EventEnvelope, subjects } from "@lvsq/protocol";
-import { createLogger } from "@lvsq/runtime";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -16,22 +12,22 @@ import {
   waitFor,
 } from "../harness/agents.js";
 import { type NatsServerHandle, startNatsServer } from "../harness/nats.js";
+import { leaderSeenBy, rsArg, startDirector, waitForCommand } from "./status-fleet.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const OUT_DIR = join(repoRoot, "test/out");
-const quiet = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+const VIP = "192.0.2.20:80";
 
-// A real `lvsq probe` checks three loopback backends over a real nats-server; `lvsq status --web` serves the
-// page; Debian's Chromium renders it. The director is played by the test (heartbeats only) until issue 6
-// lands: SWITCH TO REAL DIRECTOR for the directors table assertion.
+// A real `lvsq probe` checks three loopback backends over a real nats-server; the real director pair `edge`
+// (d1 leads, d2 follows; `--dry-run`: no IPVS on this host) decides; `lvsq status --web` serves the page;
+// Debian's Chromium renders it.
 describe("lvsq status --web in real Chromium", () => {
   let nats: NatsServerHandle;
   let backends: Backend[] = [];
   let probe: LvsqProcess | undefined;
   let status: LvsqProcess | undefined;
   let browser: Browser | undefined;
-  let bus: Bus;
-  let beats: NodeJS.Timeout | undefined;
+  const directors: LvsqProcess[] = [];
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) {
@@ -42,19 +38,20 @@ describe("lvsq status --web in real Chromium", () => {
     const config = tempConfig(`cluster: web
 nats: { servers: [${nats.url}] }
 defaults: { check: { type: http, path: /, interval: 300ms, timeout: 200ms, rise: 2, fall: 2 } }
+quorum: { startupGrace: 1s }
 sites: [s1]
 probes: [{ id: p1, site: s1 }]
-directors: [{ id: d1 }]
+directors: [{ id: d1, pair: edge }, { id: d2, pair: edge }]
 services:
   web:
-    vip: 192.0.2.20:80
+    vip: ${VIP}
     realServers: [${backends.map((b) => `{ address: ${b.address} }`).join(", ")}]
 `);
-    bus = await connectNatsBus({ servers: [nats.url], name: "test-director", logger: quiet });
-    const beat = () => bus.publish(subjects.directorStatus("web", "d1"), directorBeat());
-    beat();
-    beats = setInterval(beat, 1000);
     probe = startLvsq(["probe", "--config", config, "--id", "p1"]);
+    directors.push(await startDirector(config, "d1"));
+    await waitFor("d1 leads", () => leaderSeenBy(directors[0]!) === "d1");
+    directors.push(await startDirector(config, "d2"));
+    await waitFor("d2 follows d1", () => leaderSeenBy(directors[1]!) === "d1");
     status = startLvsq(["status", "--config", config, "--web", "127.0.0.1:0"]);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -71,10 +68,12 @@ services:
   }, 60_000);
 
   afterAll(async () => {
-    clearInterval(beats);
     await browser?.close();
-    await Promise.all([probe?.stop("SIGKILL"), status?.stop("SIGTERM")]);
-    await bus?.close();
+    await Promise.all([
+      probe?.stop("SIGKILL"),
+      status?.stop("SIGTERM"),
+      ...directors.map((d) => d.stop("SIGKILL")),
+    ]);
     await Promise.all(backends.map((b) => b.close()));
     await nats?.dispose();
   });
@@ -99,8 +98,8 @@ services:
       );
     }
     expect(await page.locator('#link[data-link="live"]').count()).toBe(1);
-    // Heartbeats come every 2 s (probe) and 1 s (the test's director).
-    for (const row of ['tr[data-probe="p1"]', 'tr[data-director="d1"]']) {
+    // Heartbeats come every 2 s.
+    for (const row of ['tr[data-probe="p1"]', 'tr[data-director="d1"]', 'tr[data-director="d2"]']) {
       await waitFor(
         `${row} fresh`,
         async () => (await page.locator(`${row} [data-freshness="fresh"]`).count()) === 1,
@@ -121,8 +120,18 @@ services:
     const tookMs = Date.now() - failedAt;
     expect(tookMs).toBeLessThan(3000);
     expect(await cell(backends[0]!.address).getAttribute("data-state")).toBe("up");
-    const colour = await cell(failing.address).evaluate((el) => getComputedStyle(el).backgroundColor);
-    expect(colour).toBe("rgb(209, 60, 60)");
+    // Every snapshot re-renders the grid, so the cell read may be a detached one (no computed style): poll.
+    const red = "rgb(209, 60, 60)";
+    const colourOf = (rs: string) =>
+      cell(rs)
+        .evaluate((el) => getComputedStyle(el).backgroundColor)
+        .catch(() => "");
+    await waitFor(
+      "the failed backend's cell red",
+      async () => (await colourOf(failing.address)) === red,
+      2000,
+      25,
+    );
 
     // Hover shows the vote breakdown by site; a click opens it as a table.
     expect(await cell(failing.address).getAttribute("title")).toMatch(/s1 → down: p1 down "HTTP 503/);
@@ -132,8 +141,9 @@ services:
     const cells = await detail.locator('tr[data-site="s1"] td').allTextContents();
     expect(cells.slice(0, 4)).toEqual(["s1", "down", "p1", "down"]);
     expect(cells[6]).toContain("HTTP 503");
-    // The director's event (SWITCH TO REAL DIRECTOR: it publishes this itself) reaches the timeline.
-    bus.publish(subjects.events("web", "web"), rsDownEvent(failing.address));
+    // The real directors take it out; the leader's rs-down event reaches the timeline.
+    for (const director of directors)
+      await waitForCommand(director, new RegExp(`^ipvsadm -d -t ${VIP} ${rsArg(failing.address)}$`));
     await waitFor("the timeline lists the transition", async () =>
       (
         await page
@@ -142,6 +152,20 @@ services:
           .catch(() => "")
       )?.includes(failing.address),
     );
+    expect(await page.locator('#timeline li[data-type="rs-down"] .meta').first().textContent()).toBe("[d1] ");
+    // The pair in the directors table: roles, one epoch, identical digests, no red badge.
+    const rowCells = (id: string) => page.locator(`tr[data-director="${id}"] td`).allTextContents();
+    await waitFor("both directors show the same digest", async () => {
+      const [d1, d2] = [await rowCells("d1"), await rowCells("d2")];
+      return d1[4] !== "-" && d1[4] === d2[4] && d1[6]?.startsWith("fresh");
+    });
+    const [d1, d2] = [await rowCells("d1"), await rowCells("d2")];
+    expect([d1.slice(0, 3), d2.slice(0, 3)]).toEqual([
+      ["d1", "edge", "leader"],
+      ["d2", "edge", "follower"],
+    ]);
+    expect(d2[3]).toBe(d1[3]);
+    expect(await page.locator("#directors .badge.alarm").count()).toBe(0);
 
     mkdirSync(OUT_DIR, { recursive: true });
     await page.screenshot({ path: join(OUT_DIR, "status-web.png"), fullPage: true });
@@ -149,44 +173,3 @@ services:
     expect(requests.every((r) => r.startsWith(url))).toBe(true);
   }, 50_000);
 });
-
-function rsDownEvent(rs: string): EventEnvelope {
-  const tally = { by: "site", up: 0, down: 1, total: 1, upNeeded: 1, downNeeded: 1 };
-  const votes = [{ probe: "p1", site: "s1", state: "down", ageMs: 120, reason: "HTTP 503" }];
-  return {
-    v: 1,
-    cluster: "web",
-    director: "d1",
-    service: "web",
-    at: Date.now(),
-    event: { type: "rs-down", service: "web", rs, action: "remove", tally, votes },
-  };
-}
-
-function directorBeat(): DirectorHeartbeat {
-  const now = Date.now();
-  return {
-    v: 1,
-    type: "director",
-    cluster: "web",
-    director: "d1",
-    role: "standalone",
-    version: "0.1.0",
-    sentAt: now,
-    uptimeMs: 1000,
-    epoch: 0,
-    appliedEpoch: 0,
-    tableDigest: "c0ffee",
-    lastApplyAt: now - 2000,
-    lastApplyMs: 7,
-    counts: {
-      votesAccepted: 1,
-      votesDropped: 0,
-      applies: 1,
-      applyErrors: 0,
-      driftRepairs: 0,
-      realServersUp: 3,
-      realServersDown: 0,
-    },
-  };
-}

@@ -332,6 +332,7 @@ export class DirectorAgent {
   private onApplied(outcome: ApplyOutcome): void {
     this.lastApplyAt = this.now();
     this.lastApplyMs = outcome.durationMs;
+    const previousDigest = this.digest;
     this.digest = ownedDigest(this.loop.lastObserved, this.owned);
     this.options.metrics?.recordApply(!outcome.error, outcome.durationMs);
     if (!outcome.error) {
@@ -345,6 +346,9 @@ export class DirectorAgent {
         },
         "applied to the kernel table",
       );
+      // Beat at once when the table changed: otherwise `lvsq status` compares a fresh digest with a partner's
+      // up to one heartbeat old and flags a healthy pair as TABLE DIFFERS FROM PAIR after every transition.
+      if (this.digest !== previousDigest && !this.stopped) this.publishHeartbeat();
       return;
     }
     this.counts.applyErrors++;

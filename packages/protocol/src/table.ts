@@ -94,9 +94,13 @@ function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** A short stable digest of a table (FNV-1a 64 over its canonical JSON), for heartbeats and drift checks. */
+/**
+ * A short stable digest of a table (FNV-1a 64 over its canonical JSON), for heartbeats and drift checks.
+ * Canonical = sorted services and real servers AND sorted object keys: the kernel parser, the engine and
+ * KV records build equal entries with their fields in different orders, which must not change the digest.
+ */
 export function tableDigest(table: IpvsTable): string {
-  const text = JSON.stringify(sortTable(table));
+  const text = JSON.stringify(sortTable(table), sortedKeys);
   let hash = 0xcbf29ce484222325n;
   const prime = 0x100000001b3n;
   for (let i = 0; i < text.length; i++) {
@@ -104,4 +108,11 @@ export function tableDigest(table: IpvsTable): string {
     hash = (hash * prime) & 0xffffffffffffffffn;
   }
   return hash.toString(16).padStart(16, "0");
+}
+
+/** JSON.stringify replacer: plain objects with their keys in sorted order (arrays keep theirs). */
+function sortedKeys(_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+  const entries = Object.entries(value as Record<string, unknown>);
+  return Object.fromEntries(entries.sort(([a], [b]) => compareText(a, b)));
 }
