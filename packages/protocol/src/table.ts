@@ -100,19 +100,27 @@ function compareText(a: string, b: string): number {
  * KV records build equal entries with their fields in different orders, which must not change the digest.
  */
 export function tableDigest(table: IpvsTable): string {
-  const text = JSON.stringify(sortTable(table), sortedKeys);
-  let hash = 0xcbf29ce484222325n;
-  const prime = 0x100000001b3n;
+  const text = canonicalJson(sortTable(table));
+  // Two 32-bit FNV-1a lanes with different offsets give 64 bits without BigInt: 10,000 real servers digest
+  // in a few ms, and this runs after every apply.
+  let a = 0x811c9dc5;
+  let b = 0x050c5d1f;
   for (let i = 0; i < text.length; i++) {
-    hash ^= BigInt(text.charCodeAt(i));
-    hash = (hash * prime) & 0xffffffffffffffffn;
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x01000193) ^ (a >>> 15);
   }
-  return hash.toString(16).padStart(16, "0");
+  return (a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0");
 }
 
-/** JSON.stringify replacer: plain objects with their keys in sorted order (arrays keep theirs). */
-function sortedKeys(_key: string, value: unknown): unknown {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
-  const entries = Object.entries(value as Record<string, unknown>);
-  return Object.fromEntries(entries.sort(([a], [b]) => compareText(a, b)));
+/** JSON with object keys in sorted order (arrays keep theirs), skipping undefined like JSON.stringify. */
+function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  const record = value as Record<string, unknown>;
+  const parts: string[] = [];
+  for (const key of Object.keys(record).sort()) {
+    if (record[key] !== undefined) parts.push(`${JSON.stringify(key)}:${canonicalJson(record[key])}`);
+  }
+  return `{${parts.join(",")}}`;
 }
