@@ -13,7 +13,6 @@ import {
 import { type IpvsDriver, IpvsadmError, renderCommands } from "@lvsq/ipvs";
 import {
   type DirectorRole,
-  type EventEnvelope,
   type IpvsTable,
   parseVotesSubject,
   subjects,
@@ -23,13 +22,12 @@ import { type DirectorMetrics, every, type Logger, rateLimitedWarn } from "@lvsq
 import { AdminWatch } from "./admin-watch.js";
 import { DrainWatch } from "./drain-watch.js";
 import { type ApplyOutcome, ApplyLoop } from "./apply-loop.js";
-import { type DirectorEvent, logEvent } from "./events.js";
 import { PairCoordinator, type PairHost } from "./pair-coordinator.js";
-import { logPairEvent, type PairEvent } from "./pair-events.js";
 import { createPairHost } from "./pair-host.js";
 import { pairOf } from "./pair-records.js";
 import { buildHeartbeat, countUpDown, type DirectorCounts, emptyCounts, ownedDigest } from "./heartbeat.js";
 import { recordRealServers, recordRole } from "./metrics.js";
+import { type AnyDirectorEvent, busDrops, explainAnswer, publishEvent, RoleLog } from "./publish.js";
 
 export type DirectorOptions = {
   config: FleetConfig;
@@ -76,7 +74,7 @@ export class DirectorAgent {
   private readonly pairing: PairCoordinator | undefined;
   private appliedEpoch = 0;
   private submitted = 0;
-  private lastRole: DirectorRole | undefined;
+  private readonly roleLog: RoleLog;
   private adminWatch: AdminWatch | undefined;
   private readonly drains: DrainWatch;
 
@@ -88,6 +86,7 @@ export class DirectorAgent {
     this.owned = ownedServiceKeys(this.config);
     this.warnDrop = rateLimitedWarn(options.logger, 60_000, this.now);
     this.drains = new DrainWatch(options.driver, options.logger);
+    this.roleLog = new RoleLog(options.logger);
     this.loop = new ApplyLoop(
       options.driver,
       () => this.owned,
@@ -286,22 +285,13 @@ export class DirectorAgent {
   }
 
   private answerExplain(request: unknown) {
-    const { service, rs } = (request ?? {}) as { service?: unknown; rs?: unknown };
-    if (typeof service !== "string") throw new Error("explain needs { service, rs? }");
-    const explanation = this.explain(service, typeof rs === "string" ? rs : undefined);
-    if (!explanation)
-      throw new Error(`unknown service or real server: ${service}${typeof rs === "string" ? ` ${rs}` : ""}`);
-    return {
+    return explainAnswer(request, (service, rs) => this.explain(service, rs), {
       director: this.options.directorId,
       role: this.role,
       at: this.now(),
-      decidedBy: this.pairing?.decidedBy(service) ?? {
-        director: this.options.directorId,
-        epoch: 0,
-        leader: true,
-      },
-      explanation,
-    };
+      decidedBy: (service) =>
+        this.pairing?.decidedBy(service) ?? { director: this.options.directorId, epoch: 0, leader: true },
+    });
   }
 
   /** Asks for `table` in the kernel; `appliedEpoch` moves once the loop has written it without error. */
@@ -365,27 +355,15 @@ export class DirectorAgent {
     });
   }
 
-  private emit(event: StepResult["events"][number] | DirectorEvent | PairEvent): void {
-    if (isPairEvent(event)) logPairEvent(this.options.logger, event);
-    else logEvent(this.options.logger, event);
-    const envelope: EventEnvelope = {
-      v: 1,
-      cluster: this.config.cluster,
-      director: this.options.directorId,
-      service: event.service,
-      at: this.now(),
-      event: event as EventEnvelope["event"],
-    };
-    this.options.bus.publish(
-      subjects.events(this.config.cluster, event.service === "*" ? "_director" : event.service),
-      envelope,
-    );
+  private emit(event: AnyDirectorEvent): void {
+    const source = { cluster: this.config.cluster, director: this.options.directorId, at: this.now() };
+    publishEvent(this.options.bus, this.options.logger, source, event);
   }
 
   private publishHeartbeat(): void {
     const pair = this.config.directors.find((d) => d.id === this.options.directorId)?.pair;
     const role = this.role;
-    if (role !== this.lastRole) this.logRoleChange(role);
+    this.roleLog.note(role);
     const { up, down } = countUpDown(this.config, this.state.desired);
     this.counts.realServersUp = up;
     this.counts.realServersDown = down;
@@ -405,34 +383,11 @@ export class DirectorAgent {
       digest: this.digest,
       lastApplyAt: this.lastApplyAt,
       lastApplyMs: this.lastApplyMs,
-      counts: { ...this.counts, messagesDropped: this.busDrops() },
+      counts: { ...this.counts, messagesDropped: busDrops(this.options.bus) },
     });
     this.options.bus.publish(
       subjects.directorStatus(this.config.cluster, this.options.directorId),
       heartbeat,
     );
   }
-
-  /** Vote messages the bus refused before they reached the engine (bad JSON, schema failures). */
-  private busDrops(): number {
-    const { dropped } = this.options.bus.stats();
-    return dropped["invalid-json"] + dropped.schema;
-  }
-
-  /** One line when the role changes: an operator learns from the log that the director is isolated. */
-  private logRoleChange(role: DirectorRole): void {
-    const previous = this.lastRole;
-    this.lastRole = role;
-    if (role === "isolated")
-      this.options.logger.warn(
-        { role, previous },
-        "director isolated: cut off from NATS, keeping the kernel table as it is",
-      );
-    else this.options.logger.info({ role, previous }, `director role: ${role}`);
-  }
-}
-
-const PAIR_EVENTS = new Set<string>(["leader-changed", "lease-lost", "isolated", "rejoined"]);
-function isPairEvent(event: { type: string }): event is PairEvent {
-  return PAIR_EVENTS.has(event.type);
 }

@@ -40,7 +40,7 @@ export class DrainWatch {
       const inKernel = kernel.services
         .find((s) => s.key === vsKey)
         ?.realServers.find((r) => r.address === rs);
-      if (!inKernel || inKernel.weight !== 0) continue;
+      if (inKernel?.weight !== 0) continue;
       const connections = counts.get(vsKey)?.get(rs);
       if (connections !== 0) continue;
       this.drained.delete(key);
