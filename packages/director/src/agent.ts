@@ -11,13 +11,7 @@ import {
   step,
 } from "@lvsq/engine";
 import { type IpvsDriver, IpvsadmError, renderCommands } from "@lvsq/ipvs";
-import {
-  type DirectorRole,
-  type IpvsTable,
-  parseVotesSubject,
-  subjects,
-  VoteBatch,
-} from "@lvsq/protocol";
+import { type DirectorRole, type IpvsTable, parseVotesSubject, subjects, VoteBatch } from "@lvsq/protocol";
 import { type DirectorMetrics, every, type Logger, rateLimitedWarn } from "@lvsq/runtime";
 import { AdminWatch } from "./admin-watch.js";
 import { DrainWatch } from "./drain-watch.js";
