@@ -24,19 +24,32 @@ export function narrator(write: (line: string) => void = (line) => console.log(l
     begin() {
       write(DEMO_BEGIN);
     },
-    intro(fleet: Fleet, configPath: string, backends: readonly string[], fallback: string) {
+    intro(
+      fleet: Fleet,
+      standby: Fleet["director"],
+      configPath: string,
+      backends: readonly string[],
+      fallback: string,
+    ) {
       write(rule("lvsq demo: quorum-voted health checks on a real kernel IPVS table"));
       write("  Inside a User-Mode Linux guest (a real Linux 6.1 kernel), one network namespace per host:");
       write(`    nats        ${fleet.nats.address}           nats-server (the bus)`);
       for (const s of fleet.sites)
         write(`    site ${s.id}      ${s.mgmtAddress} / ${s.beAddress}   lvsq probe --id probe-${s.id}`);
       write(
-        `    director    ${fleet.director.mgmtAddress} / ${fleet.director.beAddress}    lvsq director --id lvs-a, VIP ${fleet.vip}:80 (NAT)`,
+        `    lvs-a       ${fleet.director.mgmtAddress} / ${fleet.director.beAddress}    lvsq director --id lvs-a, holds the VIP ${fleet.vip}:80 (NAT)`,
+      );
+      write(
+        `    lvs-b       ${standby.mgmtAddress} / ${standby.beAddress}    lvsq director --id lvs-b, standby: its own IPVS table, no VIP`,
       );
       write(`    backends    ${backends.join(", ")}`);
       write(`                fallback ${fallback} (in while no real server is up)`);
-      write(`    client      ${fleet.client.address}          GET http://${fleet.vip}/ every 100 ms`);
+      write(
+        `    client      ${fleet.client.address}          GET http://${fleet.vip}/ every 100 ms (via lvs-a)`,
+      );
       write("  Checks: http every 1 s, timeout 500 ms, fall 2, rise 2; quorum: 2 of 3 sites; voteTtl 4 s.");
+      write("  Pair edge: lvs-a and lvs-b elect a leader through a NATS KV lease (leaseTtl 2 s); the leader");
+      write("  decides, both apply the same table, so a VRRP move of the VIP to lvs-b would find it ready.");
       write(`  Config: ${configPath}`);
     },
     async step(title: string, expectation: string, body: () => Promise<string>): Promise<void> {
@@ -52,13 +65,15 @@ export function narrator(write: (line: string) => void = (line) => console.log(l
         throw error;
       }
     },
-    events(logs: Record<string, unknown>[], since: number) {
-      const lines = logs.filter(
-        (l) => typeof l.event === "string" && Date.parse(String(l.time)) >= since && l.event !== "stale",
-      );
+    /** Log lines with an `event` since `since`, from every director (by id), in time order. */
+    events(logs: Record<string, Record<string, unknown>[]>, since: number) {
+      const lines = Object.entries(logs)
+        .flatMap(([who, l]) => l.map((line) => ({ who, line, at: Date.parse(String(line.time)) })))
+        .filter(({ line, at }) => typeof line.event === "string" && at >= since && line.event !== "stale")
+        .sort((a, b) => a.at - b.at);
       if (lines.length === 0) return;
-      write("  director said:");
-      for (const l of lines) write(`    ${String(l.msg)}`);
+      write("  directors said:");
+      for (const { who, line } of lines) write(`    ${who}: ${String(line.msg)}`);
     },
     client(samples: ClientSample[]) {
       const answers = new Map<string, number>();
@@ -78,6 +93,14 @@ export function narrator(write: (line: string) => void = (line) => console.log(l
       write(`\n  $ ${title}`);
       write(indent(output));
     },
+    /** Several command outputs side by side, each under its own heading. */
+    columns(title: string, columns: readonly { heading: string; text: string }[]) {
+      write(`\n  $ ${title}`);
+      write(indent(sideBySide(columns)));
+    },
+    note(text: string) {
+      write(`  ${text}`);
+    },
     fail(message: string) {
       failed = true;
       write(`\n  ✗ the demo stopped: ${message}`);
@@ -88,4 +111,24 @@ export function narrator(write: (line: string) => void = (line) => console.log(l
       if (failed) process.exitCode = 1;
     },
   };
+}
+
+/** Lays out texts in columns (each padded to its widest line), separated by " │ ". */
+export function sideBySide(columns: readonly { heading: string; text: string }[]): string {
+  const blocks = columns.map((c) => [
+    c.heading,
+    "─".repeat(c.heading.length),
+    ...c.text.trimEnd().split("\n"),
+  ]);
+  const widths = blocks.map((lines) => Math.max(...lines.map((l) => l.trimEnd().length)));
+  const height = Math.max(...blocks.map((lines) => lines.length));
+  const rows: string[] = [];
+  for (let i = 0; i < height; i++)
+    rows.push(
+      blocks
+        .map((lines, c) => (lines[i] ?? "").trimEnd().padEnd(widths[c] ?? 0))
+        .join(" │ ")
+        .trimEnd(),
+    );
+  return rows.join("\n");
 }

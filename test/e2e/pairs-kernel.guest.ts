@@ -122,6 +122,14 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = {};
   const log: string[] = [];
   const save = () => writeResult("results.json", { ...results, log: log.slice(-400) });
+  // A crash of this scenario process must say why, not leave an "incomplete" result behind.
+  const crashed = (error: unknown) => {
+    results.error = `scenario process crashed: ${String((error as Error)?.stack ?? error)}`;
+    save();
+    process.exit(1);
+  };
+  process.on("uncaughtException", crashed);
+  process.on("unhandledRejection", crashed);
   const nats = await startNatsServer();
   const backends = new Map<string, LoopbackHttpServer>();
   const probes: ProbeAgent[] = [];
@@ -170,7 +178,7 @@ ${RS.map((rs) => `      - { address: ${rs}, weight: ${WEIGHTS[rs]} }`).join("\n"
     const watcher = await connectNatsBus({ servers: nats.url, name: "scenario", logger: quiet });
     buses.push(watcher);
     watcher.subscribe(
-      subjects.allStatus("e2e"),
+      subjects.allDirectorStatus("e2e"),
       DirectorHeartbeat,
       (hb) => void heartbeats.set(hb.director, hb),
     );

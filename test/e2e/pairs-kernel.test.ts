@@ -46,7 +46,9 @@ beforeAll(async () => {
   });
   r = resultJson<Results>(run, "results.json");
   if (r.error || !r.done)
-    throw new Error(`guest scenario failed: ${r.error ?? "incomplete"}\n${r.log.slice(-60).join("\n")}`);
+    throw new Error(
+      `guest scenario failed: ${r.error ?? "incomplete"}\n${r.log.slice(-60).join("\n")}\n--- guest console (tail) ---\n${run.stdout.slice(-4000)}`,
+    );
   console.log(
     `pairs on UML: follower lag ${r.lag!.map((l) => l.followerMs - l.leaderMs).join("/")} ms; takeover ${r.takeover!.ms} ms after kill; partition takeover ${r.partition!.takeoverMs} ms, reconverged ${r.partition!.reconvergedMs} ms after heal`,
   );

@@ -128,11 +128,15 @@ export function parseJsonLines(lines: readonly string[]): Record<string, unknown
   });
 }
 
-/** nats-server in the fleet's nats namespace on a fixed port (fine: the guest has its own network). */
-export function natsInGuest(fleet: Fleet, dir: string, port = 4222) {
+/**
+ * nats-server in the fleet's nats namespace on a fixed port (fine: the guest has its own network).
+ * `jetstream: true` turns JetStream on (store under `dir`): KV buckets (director pairs, admin) need it.
+ */
+export function natsInGuest(fleet: Fleet, dir: string, port = 4222, options: { jetstream?: boolean } = {}) {
   mkdirSync(dir, { recursive: true });
   const conf = join(dir, "nats.conf");
-  writeFileSync(conf, `listen: "${fleet.nats.address}:${port}"\nserver_name: lvsq_guest\n`);
+  const jetstream = options.jetstream ? `jetstream { store_dir: ${JSON.stringify(join(dir, "js"))} }\n` : "";
+  writeFileSync(conf, `listen: "${fleet.nats.address}:${port}"\nserver_name: lvsq_guest\n${jetstream}`);
   let current: GuestProcess | undefined;
   const url = `nats://${fleet.nats.address}:${port}`;
   return {

@@ -42,6 +42,11 @@ export type Heartbeat = {
   director: string;
   role: string;
   sentAt: number;
+  /** Set by paired directors: the pair, the newest term seen and the term of the table applied. */
+  pair?: string;
+  epoch?: number;
+  appliedEpoch?: number;
+  tableDigest?: string;
   counts: Record<string, number>;
   receivedAt: number;
 };
@@ -87,6 +92,10 @@ export async function watchBus(url: string, cluster: string) {
         if (Date.now() > deadline) throw new Error(`no heartbeat from ${director} within ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 50));
       }
+    },
+    /** The newest heartbeat received from `director`, if any. */
+    latestHeartbeat(director: string): Heartbeat | undefined {
+      return heartbeats.findLast((h) => h.director === director);
     },
     async explain(director: string, service: string): Promise<ServiceExplanation | undefined> {
       try {

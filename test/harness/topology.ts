@@ -210,3 +210,37 @@ export function tableText(rows: Record<string, number>): string {
     .map(([rs, w]) => `${rs}=${w}`)
     .join(",");
 }
+
+/**
+ * Adds a second director host to a built fleet (e.g. the standby of a director pair): its own namespace and
+ * IPVS table, a link to the management network (it reaches NATS) and one to the backends' network. No VIP
+ * and no route from the client: the VIP stays on the fleet's first director (as if VRRP held it there).
+ * The namespace is `<prefix>-<name>`; `name` is a short token (it also names the links, 15 characters max).
+ */
+export function addDirectorHost(
+  fleet: Fleet,
+  name: string,
+  mgmtAddress: string,
+  beAddress: string,
+): Fleet["director"] {
+  const p = fleet.nats.netns.replace(/-nats$/, "");
+  const host = { netns: `${p}-${name}`, mgmtAddress, beAddress };
+  const root = [`netns add ${host.netns}`];
+  const inside = ["link set lo up"];
+  for (const [net, address] of [
+    ["mgmt", mgmtAddress],
+    ["be", beAddress],
+  ] as const) {
+    const outer = `${p}${name}${net[0]}`;
+    const inner = `${net}0`;
+    root.push(
+      `link add ${outer} type veth peer name ${inner} netns ${host.netns}`,
+      `link set ${outer} master ${p}-${net}`,
+      `link set ${outer} up`,
+    );
+    inside.push(`addr add ${address}/24 dev ${inner}`, `link set ${inner} up`);
+  }
+  ipBatch(root);
+  ipBatch(inside, host.netns);
+  return host;
+}

@@ -99,15 +99,17 @@ export async function startHttpServers(hosts: readonly string[], port = 0): Prom
       (host) =>
         new Promise<LoopbackHttpServer>((ready, fail) => {
           let hits = 0;
+          // The port is read once at listen time: address() is null while the server closes, and a request
+          // on a kept connection can still arrive then.
+          let bound = port;
           const server = createServer((_req, res) => {
             hits++;
-            const { port: bound } = server.address() as AddressInfo;
             res.setHeader("connection", "close");
             res.end(`${host}:${bound}\n`);
           });
           server.once("error", fail);
           server.listen(port, host, () => {
-            const { port: bound } = server.address() as AddressInfo;
+            bound = (server.address() as AddressInfo).port;
             ready({ host, port: bound, hits: () => hits, server });
           });
         }),

@@ -11,6 +11,8 @@ export const subjects = {
   probeStatus: (cluster: string, probe: string) => `${root(cluster)}.status.probe.${probe}`,
   directorStatus: (cluster: string, director: string) => `${root(cluster)}.status.director.${director}`,
   allStatus: (cluster: string) => `${root(cluster)}.status.>`,
+  allDirectorStatus: (cluster: string) => `${root(cluster)}.status.director.>`,
+  allProbeStatus: (cluster: string) => `${root(cluster)}.status.probe.>`,
   events: (cluster: string, service: string) => `${root(cluster)}.events.${service}`,
   allEvents: (cluster: string) => `${root(cluster)}.events.>`,
   /** request/reply: `lvsq explain` asks a director for its reasons. */
