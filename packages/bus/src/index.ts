@@ -10,6 +10,7 @@ export {
   type MemoryNetworkOptions,
 } from "./memory-network.js";
 export { connectNatsBus, type NatsBusOptions, splitCredentials } from "./nats-connect.js";
+export { type FleetIdentities, natsAuthorization, passwordVariable } from "./nats-permissions.js";
 export { subjectMatches } from "./subject-match.js";
 export type {
   Bus,

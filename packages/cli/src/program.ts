@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from "commander";
 import { registerAdmin } from "./commands/admin.js";
 import { registerDirector } from "./commands/director.js";
 import { registerExplain } from "./commands/explain.js";
+import { registerNatsConfig } from "./commands/nats-config.js";
 import { registerProbe } from "./commands/probe.js";
 import { registerRun } from "./commands/run.js";
 import { registerSchema } from "./commands/schema.js";
@@ -54,6 +55,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerDirector(program, io);
   registerRun(program, io);
   registerExplain(program, io);
+  registerNatsConfig(program, io);
   for (const command of program.commands)
     command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;
