@@ -69,6 +69,8 @@ export class DirectorAgent {
   private appliedEpoch = 0;
   private submitted = 0;
   private readonly roleLog: RoleLog;
+  /** Set once the pair (if any) has started: before that a paired director has no role to report yet. */
+  private begun = false;
   private adminWatch: AdminWatch | undefined;
   private readonly drains: DrainWatch;
 
@@ -144,6 +146,7 @@ export class DirectorAgent {
       }),
     );
     await this.pairing?.start();
+    this.begun = true;
     if (!this.options.standalone) {
       this.adminWatch = new AdminWatch(bus, config.cluster, (command) => void this.admin(command), logger);
       await this.adminWatch.start();
@@ -357,7 +360,7 @@ export class DirectorAgent {
   private publishHeartbeat(): void {
     const pair = this.config.directors.find((d) => d.id === this.options.directorId)?.pair;
     const role = this.role;
-    this.roleLog.note(role);
+    if (this.begun) this.roleLog.note(role);
     const { up, down } = countUpDown(this.config, this.state.desired);
     this.counts.realServersUp = up;
     this.counts.realServersDown = down;
