@@ -1,4 +1,3 @@
-import { Writable } from "node:stream";
 import { type Bus, connectNatsBus } from "@lvsq/bus";
 import { subjects, type VoteBatch } from "@lvsq/protocol";
 import { createLogger } from "@lvsq/runtime";
@@ -18,7 +17,7 @@ import { explainRs, leaderSeenBy, rsArg, scrape, startDirector, waitForCommand }
 // `--dry-run`, no IPVS on this host) fed by a real probe over a real nats-server. NATS is then stopped and
 // restarted to see the isolated flag go up and down.
 
-const quiet = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+const quiet = createLogger({ level: "silent" });
 const VIP = "192.0.2.30:80";
 
 describe("lvsq director --metrics and lvsq probe --metrics", () => {

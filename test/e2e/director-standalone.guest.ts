@@ -1,10 +1,11 @@
 // Runs INSIDE the UML guest: `lvsq run` (standalone) against a real kernel IPVS table, the classic shell
 // loop's story. Writes raw observations to results.json; director-standalone.test.ts asserts on the host.
 import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   addDummyVip,
+  readKernelService,
   closeHttpServers,
   type LoopbackHttpServer,
   runAsync,
@@ -21,24 +22,7 @@ const timeout = 500;
 const fall = 2;
 
 /** Real servers in the kernel for the VIP, as { "127.0.0.2:8080": weight }, read from /proc (no exec). */
-function kernelTable(): Record<string, number> {
-  const rows: Record<string, number> = {};
-  let inVip = false;
-  for (const line of readFileSync("/proc/net/ip_vs", "utf8").split("\n").slice(3)) {
-    const t = line.trim().split(/\s+/);
-    if (t[0] === "->" && inVip) rows[fromHex(t[1]!)] = Number(t[3]);
-    else if (t.length > 1) inVip = t[1] === "C000020A:0050";
-  }
-  return rows;
-}
-function fromHex(text: string): string {
-  const [host, port] = text.split(":");
-  const ip = host!
-    .match(/../g)!
-    .map((h) => Number.parseInt(h, 16))
-    .join(".");
-  return `${ip}:${Number.parseInt(port!, 16)}`;
-}
+const kernelTable = () => readKernelService("self", "192.0.2.10", 80);
 
 const results: Record<string, unknown> = {};
 const save = () => writeResult("results.json", results);

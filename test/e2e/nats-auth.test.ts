@@ -2,7 +2,6 @@ import { type Bus, type BusStatus, connectNatsBus, natsAuthorization, passwordVa
 import { parseConfig } from "@lvsq/config";
 import { subjects, VoteBatch } from "@lvsq/protocol";
 import { createLogger } from "@lvsq/runtime";
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type Backend,
@@ -16,7 +15,7 @@ import { type NatsServerHandle, startNatsServer } from "../harness/nats.js";
 
 // `lvsq nats-config` output in a real nats-server: each probe can publish only its own votes, so a probe
 // (or whoever stole its password) cannot vote in another probe's name; directors cannot vote at all.
-const quiet = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+const quiet = createLogger({ level: "silent" });
 const users = ["p1", "p2", "d1", "lvsq-operator"];
 const password = (user: string) => `pw-${user}-${process.pid}`;
 

@@ -4,7 +4,7 @@
 // root namespace that the scenario can cut (a partition). Raw observations go to results.json;
 // pairs-kernel.test.ts asserts on them on the host.
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { connectNatsBus } from "@lvsq/bus";
@@ -21,6 +21,7 @@ import {
   addVethPair,
   closeHttpServers,
   type LoopbackHttpServer,
+  readKernelService,
   startHttpServers,
   waitFor,
   writeResult,
@@ -53,24 +54,7 @@ async function runDirector(id: string, configFile: string, url: string): Promise
 }
 
 /** Real servers of the VIP in one namespace's table, read from /proc/<pid in it>/net/ip_vs (no exec). */
-function table(pid: number): Record<string, number> {
-  const rows: Record<string, number> = {};
-  let inVip = false;
-  for (const line of readFileSync(`/proc/${pid}/net/ip_vs`, "utf8").split("\n").slice(3)) {
-    const t = line.trim().split(/\s+/);
-    if (t[0] === "->" && inVip) rows[fromHex(t[1]!)] = Number(t[3]);
-    else if (t.length > 1) inVip = t[1] === "C000020A:0050";
-  }
-  return rows;
-}
-function fromHex(text: string): string {
-  const [host, port] = text.split(":");
-  const ip = host!
-    .match(/../g)!
-    .map((h) => Number.parseInt(h, 16))
-    .join(".");
-  return `${ip}:${Number.parseInt(port!, 16)}`;
-}
+const table = (pid: number) => readKernelService(pid, "192.0.2.10", 80);
 const same = (a: Record<string, number>, b: Record<string, number>) =>
   JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
 const wanted = (up: readonly string[]) => Object.fromEntries(up.map((rs) => [rs, WEIGHTS[rs]!]));

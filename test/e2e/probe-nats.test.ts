@@ -1,12 +1,11 @@
 import { connectNatsBus } from "@lvsq/bus";
 import { type VoteBatch, VoteBatch as VoteBatchSchema, ProbeHeartbeat } from "@lvsq/protocol";
 import { createLogger } from "@lvsq/runtime";
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Backend, rssMb, startBackend, startLvsq, tempConfig, waitFor } from "../harness/agents.js";
 import { type NatsServerHandle, startNatsServer } from "../harness/nats.js";
 
-const quiet = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+const quiet = createLogger({ level: "silent" });
 
 describe("lvsq probe against a real nats-server", () => {
   let nats: NatsServerHandle;

@@ -1,5 +1,9 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { fromHexEndpoint, kernelHasService, procHexEndpoint, readKernelService } from "./uml-guest.js";
+
+export { fromHexEndpoint, kernelHasService, readKernelService };
+/** `C0000210:0050` for 192.0.2.16:80, as /proc/net/ip_vs prints it. */
+export const hexEndpoint = procHexEndpoint;
 
 /**
  * A multi-site LVS fleet as network namespaces INSIDE the UML guest (see uml.ts), built with a handful of
@@ -164,43 +168,6 @@ export function parkInNetns(netns: string): { pid: number; child: ChildProcess; 
       if (child.exitCode === null) child.kill("SIGKILL");
     },
   };
-}
-
-/** Real servers of one virtual service as { "198.51.100.11:8080": weight }, from /proc/<pid>/net/ip_vs. */
-export function readKernelService(pid: number | "self", vip: string, port: number): Record<string, number> {
-  const wanted = hexEndpoint(vip, port);
-  const rows: Record<string, number> = {};
-  let inService = false;
-  for (const line of readFileSync(`/proc/${pid}/net/ip_vs`, "utf8").split("\n").slice(3)) {
-    const t = line.trim().split(/\s+/);
-    if (t[0] === "->") {
-      if (inService) rows[fromHexEndpoint(t[1] ?? "")] = Number(t[3]);
-    } else if (t.length > 1) inService = t[1] === wanted;
-  }
-  return rows;
-}
-
-/** True when the virtual service exists in that namespace's table. */
-export function kernelHasService(pid: number | "self", vip: string, port: number): boolean {
-  const wanted = hexEndpoint(vip, port);
-  return readFileSync(`/proc/${pid}/net/ip_vs`, "utf8")
-    .split("\n")
-    .some((line) => line.trim().split(/\s+/)[1] === wanted);
-}
-
-export function hexEndpoint(host: string, port: number): string {
-  const hex = host
-    .split(".")
-    .map((o) => Number(o).toString(16).padStart(2, "0"))
-    .join("")
-    .toUpperCase();
-  return `${hex}:${port.toString(16).padStart(4, "0").toUpperCase()}`;
-}
-
-export function fromHexEndpoint(text: string): string {
-  const [host = "", port = "0"] = text.split(":");
-  const ip = (host.match(/../g) ?? []).map((h) => Number.parseInt(h, 16)).join(".");
-  return `${ip}:${Number.parseInt(port, 16)}`;
 }
 
 /** Same table, stable text: for "did it change at all" comparisons. */

@@ -195,6 +195,34 @@ export function procHexEndpoint(host: string, port: number): string {
   return `${hex}:${port.toString(16).padStart(4, "0").toUpperCase()}`;
 }
 
+/** Real servers of one virtual service as { "198.51.100.11:8080": weight }, from /proc/<pid>/net/ip_vs. */
+export function readKernelService(pid: number | "self", vip: string, port: number): Record<string, number> {
+  const wanted = procHexEndpoint(vip, port);
+  const rows: Record<string, number> = {};
+  let inService = false;
+  for (const line of readFileSync(`/proc/${pid}/net/ip_vs`, "utf8").split("\n").slice(3)) {
+    const t = line.trim().split(/\s+/);
+    if (t[0] === "->") {
+      if (inService) rows[fromHexEndpoint(t[1] ?? "")] = Number(t[3]);
+    } else if (t.length > 1) inService = t[1] === wanted;
+  }
+  return rows;
+}
+
+/** True when the virtual service exists in that namespace's table. */
+export function kernelHasService(pid: number | "self", vip: string, port: number): boolean {
+  const wanted = procHexEndpoint(vip, port);
+  return readFileSync(`/proc/${pid}/net/ip_vs`, "utf8")
+    .split("\n")
+    .some((line) => line.trim().split(/\s+/)[1] === wanted);
+}
+
+export function fromHexEndpoint(text: string): string {
+  const [host = "", port = "0"] = text.split(":");
+  const ip = (host.match(/../g) ?? []).map((h) => Number.parseInt(h, 16)).join(".");
+  return `${ip}:${Number.parseInt(port, 16)}`;
+}
+
 /** Writes a JSON result file under LVSQ_UML_OUT for the host side to assert on. */
 export function writeResult(name: string, data: unknown): void {
   const { env } = process;

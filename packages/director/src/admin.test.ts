@@ -3,7 +3,6 @@ import { parseConfig } from "@lvsq/config";
 import { createMemoryDriver } from "@lvsq/ipvs";
 import { type AdminRecord, buckets, kvKeys, subjects, type VoteBatch } from "@lvsq/protocol";
 import { createDirectorMetrics, createLogger, createMetricsRegistry } from "@lvsq/runtime";
-import { Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { DirectorAgent } from "./agent.js";
 
@@ -21,7 +20,7 @@ services:
   "admin-test.yaml",
   { env: {} },
 );
-const silent = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+const silent = createLogger({ level: "silent" });
 const agents: DirectorAgent[] = [];
 afterEach(async () => {
   await Promise.all(agents.splice(0).map((a) => a.stop()));

@@ -3,7 +3,6 @@ import { parseConfig } from "@lvsq/config";
 import { createMemoryDriver } from "@lvsq/ipvs";
 import { DirectorHeartbeat, EventEnvelope, type IpvsTable, subjects, type VoteBatch } from "@lvsq/protocol";
 import { createLogger } from "@lvsq/runtime";
-import { Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { DirectorAgent } from "./agent.js";
 
@@ -25,7 +24,7 @@ services:
   { env: {} },
 );
 
-const silent = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+const silent = createLogger({ level: "silent" });
 const agents: DirectorAgent[] = [];
 afterEach(async () => {
   await Promise.all(agents.splice(0).map((a) => a.stop()));

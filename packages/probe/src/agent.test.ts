@@ -1,7 +1,6 @@
 import { parseConfig } from "@lvsq/config";
 import { createLogger } from "@lvsq/runtime";
 import type { VoteBatch } from "@lvsq/protocol";
-import { Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { ProbeAgent } from "./agent.js";
 import type { CheckRunner, ProbeBus } from "./ports.js";
@@ -55,7 +54,7 @@ const runCheck: CheckRunner = async (_check, target) => ({
   reason: health.get(target.address) === "up" ? "connected" : "connect ECONNREFUSED",
 });
 
-const silent = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+const silent = createLogger({ level: "silent" });
 const agents: ProbeAgent[] = [];
 afterEach(async () => {
   await Promise.all(agents.splice(0).map((a) => a.stop()));

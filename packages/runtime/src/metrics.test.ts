@@ -1,4 +1,3 @@
-import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { createLogger } from "./logger.js";
 import {
@@ -9,7 +8,7 @@ import {
   serveMetrics,
 } from "./metrics.js";
 
-const quiet = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+const quiet = createLogger({ level: "silent" });
 
 describe("metrics", () => {
   it.each([

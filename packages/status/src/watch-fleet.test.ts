@@ -1,4 +1,3 @@
-import { Writable } from "node:stream";
 import { createMemoryNetwork } from "@lvsq/bus";
 import { parseConfig } from "@lvsq/config";
 import { buckets, kvKeys, subjects } from "@lvsq/protocol";
@@ -7,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { FleetModel } from "./model.js";
 import { watchFleet } from "./watch-fleet.js";
 
-const quiet = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+const quiet = createLogger({ level: "silent" });
 const config = parseConfig(
   `cluster: c1
 nats: { servers: [nats://127.0.0.1:4222] }
