@@ -18,7 +18,9 @@ Examples:
   $ lvsq run --config seed.yaml                         standalone: the shell loop, replaced (no NATS)
   $ lvsq probe --config fleet.yaml --id probe-dc1       a probe agent: checks and votes over NATS
   $ lvsq director --config fleet.yaml --id lvs-a        a director agent: quorum → ipvs table
+  $ lvsq status --config fleet.yaml --watch             the whole fleet, redrawn on every change
   $ lvsq explain --config fleet.yaml web                why each real server is in or out
+  $ lvsq admin drain web 198.51.100.12:80 --config fleet.yaml --reason "kernel upgrade"
   $ lvsq schema > lvsq.schema.json                      JSON Schema for your editor
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage error, 78 invalid config (EX_CONFIG).
@@ -47,14 +49,15 @@ export function buildProgram(io: CliIo = processIo): Command {
     .addHelpText("after", EXAMPLES)
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride();
+  // Listed in --help in this order: the agents, looking at the fleet, operating it, then config tools.
+  registerRun(program, io);
+  registerProbe(program, io);
+  registerDirector(program, io);
+  registerStatus(program, io);
+  registerExplain(program, io);
+  registerAdmin(program, io);
   registerValidate(program, io);
   registerSchema(program, io);
-  registerProbe(program, io);
-  registerStatus(program, io);
-  registerAdmin(program, io);
-  registerDirector(program, io);
-  registerRun(program, io);
-  registerExplain(program, io);
   registerNatsConfig(program, io);
   for (const command of program.commands)
     command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
