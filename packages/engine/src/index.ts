@@ -7,6 +7,8 @@ export {
 } from "./explain.js";
 export { type DirectorState, ownedServiceKeys, serviceKey } from "./model.js";
 export { initialState, step } from "./step.js";
+// The quorum rules themselves, for views that tally votes they received (lvsq status) without re-stating them.
+export { createLayout, decideVerdict, type QuorumLayout, siteVerdict } from "./quorum.js";
 export type {
   AdminCommand,
   DropReason,

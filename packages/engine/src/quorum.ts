@@ -118,7 +118,10 @@ export function siteVerdict(up: number, down: number): "up" | "down" | "none" {
   return "none";
 }
 
-export function decideVerdict(counts: Counts, layout: QuorumLayout): Verdict {
+export function decideVerdict(
+  counts: Counts,
+  layout: Pick<QuorumLayout, "upNeeded" | "downNeeded">,
+): Verdict {
   const upReached = counts.up >= layout.upNeeded;
   const downReached = counts.down >= layout.downNeeded;
   if (upReached && downReached) return "conflict";

@@ -1,4 +1,5 @@
-import { type FleetConfig, type ServiceConfig, thresholdCount } from "@lvsq/config";
+import type { FleetConfig, ServiceConfig } from "@lvsq/config";
+import { createLayout, decideVerdict, siteVerdict } from "@lvsq/engine";
 import type { VoteState } from "@lvsq/protocol";
 import type { QuorumView, SiteVotesView, VoteView } from "./snapshot.js";
 
@@ -31,24 +32,26 @@ export function serviceVoters(config: FleetConfig, service: ServiceConfig): Serv
     const site = config.probes.find((p) => p.id === id)?.site;
     if (site !== undefined) probeSite.set(id, site);
   }
-  const sites = [...new Set(probeSite.values())];
-  const total = config.quorum.by === "site" ? sites.length : probeSite.size;
+  // The engine's own layout gives the voter count and thresholds, so status never re-states the rules.
+  const { layout, siteNames } = createLayout(
+    config.quorum.by,
+    [...probeSite.values()],
+    config.quorum.up,
+    config.quorum.down,
+  );
   return {
-    by: config.quorum.by,
-    sites,
+    by: layout.by,
+    sites: siteNames,
     probeSite,
-    total,
-    // As the engine: a threshold of 0 would let silence decide; at least one voter must speak.
-    upNeeded: Math.max(1, thresholdCount(config.quorum.up, total)),
-    downNeeded: Math.max(1, thresholdCount(config.quorum.down, total)),
+    total: layout.total,
+    upNeeded: layout.upNeeded,
+    downNeeded: layout.downNeeded,
   };
 }
 
 /**
- * The engine's quorum rules (packages/engine/src/quorum.ts), recomputed from the votes we see:
- * a site's verdict is the majority of its fresh up/down votes (tie = none); the service verdict counts site
- * verdicts (or probes) against the thresholds; neither reached = none (a director keeps the current state),
- * both = conflict. A vote older than `voteTtlMs` is `expired` and counts as an abstention.
+ * The votes we see, tallied with the engine's rules (`siteVerdict`, `decideVerdict`); a vote older than
+ * `voteTtlMs` is `expired` and counts as an abstention. The engine's `fail-static` reads `none` here.
  */
 export function tallyVotes(
   votes: Iterable<StoredVote>,
@@ -84,7 +87,7 @@ export function tallyVotes(
     list.sort((a, b) => a.probe.localeCompare(b.probe));
     const up = list.filter((v) => v.state === "up").length;
     const down = list.filter((v) => v.state === "down").length;
-    const verdict = up > down ? "up" : down > up ? "down" : "none";
+    const verdict = siteVerdict(up, down);
     // Only the service's own sites count towards quorum; a stray site is shown, not counted.
     if (voters.sites.includes(site)) {
       if (verdict === "up") siteUp++;
@@ -94,9 +97,8 @@ export function tallyVotes(
   }
   const up = voters.by === "site" ? siteUp : probeUp;
   const down = voters.by === "site" ? siteDown : probeDown;
-  const upReached = up >= voters.upNeeded;
-  const downReached = down >= voters.downNeeded;
-  const verdict = upReached && downReached ? "conflict" : upReached ? "up" : downReached ? "down" : "none";
+  const decided = decideVerdict({ up, down }, voters);
+  const verdict = decided === "fail-static" ? "none" : decided;
   return {
     quorum: {
       by: voters.by,
