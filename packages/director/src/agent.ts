@@ -3,6 +3,7 @@ import type { FleetConfig } from "@lvsq/config";
 import {
   type AdminCommand,
   type DirectorState,
+  drainingRealServers,
   type EngineInput,
   explain,
   initialState,
@@ -14,12 +15,18 @@ import { type IpvsDriver, IpvsadmError, renderCommands } from "@lvsq/ipvs";
 import { type DirectorRole, type IpvsTable, parseVotesSubject, subjects, VoteBatch } from "@lvsq/protocol";
 import { type DirectorMetrics, every, type Logger, rateLimitedWarn } from "@lvsq/runtime";
 import { AdminWatch } from "./admin-watch.js";
-import { DrainWatch } from "./drain-watch.js";
+import { finishDrains } from "./drain-watch.js";
 import { type ApplyOutcome, ApplyLoop } from "./apply-loop.js";
 import { PairCoordinator, type PairHost } from "./pair-coordinator.js";
 import { createPairHost } from "./pair-host.js";
 import { pairOf } from "./pair-records.js";
-import { buildHeartbeat, countUpDown, type DirectorCounts, emptyCounts, ownedDigest } from "./heartbeat.js";
+import {
+  buildHeartbeat,
+  type DirectorCounts,
+  emptyCounts,
+  ownedDigest,
+  realServerCounts,
+} from "./heartbeat.js";
 import { recordRealServers, recordRole } from "./metrics.js";
 import { type AnyDirectorEvent, busDrops, explainAnswer, publishEvent, RoleLog } from "./publish.js";
 
@@ -72,7 +79,6 @@ export class DirectorAgent {
   /** Set once the pair (if any) has started: before that a paired director has no role to report yet. */
   private begun = false;
   private adminWatch: AdminWatch | undefined;
-  private readonly drains: DrainWatch;
 
   private constructor(private readonly options: DirectorOptions) {
     this.config = options.config;
@@ -81,7 +87,6 @@ export class DirectorAgent {
     this.state = initialState(this.config, options.directorId);
     this.owned = ownedServiceKeys(this.config);
     this.warnDrop = rateLimitedWarn(options.logger, 60_000, this.now);
-    this.drains = new DrainWatch(options.driver, options.logger);
     this.roleLog = new RoleLog(options.logger);
     this.loop = new ApplyLoop(
       options.driver,
@@ -181,14 +186,21 @@ export class DirectorAgent {
   }
 
   admin(command: AdminCommand): StepResult {
-    this.drains.note(command);
     return this.feed({ type: "admin", command, now: this.now() });
   }
 
   /** A drained real server leaves once it has no connections (unpaired directors; pairs use --deadline). */
   async checkDrains(): Promise<void> {
     if (this.pairing || this.stopped) return;
-    await this.drains.check(this.config, this.loop.lastObserved, (command) => void this.admin(command));
+    const { driver, logger } = this.options;
+    await finishDrains(
+      driver,
+      this.config,
+      drainingRealServers(this.state),
+      this.loop.lastObserved,
+      logger,
+      (command) => this.admin(command),
+    );
   }
 
   /** Applies a new, already validated config (SIGHUP); services it adds adopt what the kernel has. */
@@ -361,11 +373,15 @@ export class DirectorAgent {
     const pair = this.config.directors.find((d) => d.id === this.options.directorId)?.pair;
     const role = this.role;
     if (this.begun) this.roleLog.note(role);
-    const { up, down } = countUpDown(this.config, this.state.desired);
-    this.counts.realServersUp = up;
-    this.counts.realServersDown = down;
+    const perService = realServerCounts(this.config, this.state.desired);
+    this.counts.realServersUp = 0;
+    this.counts.realServersDown = 0;
+    for (const { up, down } of perService.values()) {
+      this.counts.realServersUp += up;
+      this.counts.realServersDown += down;
+    }
     if (this.options.metrics) {
-      recordRealServers(this.options.metrics, this.config, this.state.desired);
+      recordRealServers(this.options.metrics, perService);
       recordRole(this.options.metrics, role, this.pairing?.epoch ?? 0);
     }
     const heartbeat = buildHeartbeat({

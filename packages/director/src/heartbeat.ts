@@ -22,21 +22,23 @@ export function emptyCounts(): DirectorCounts {
   };
 }
 
-/** Real servers of the config that are in the desired table with weight > 0 (up) or not (down). */
-export function countUpDown(config: FleetConfig, desired: IpvsTable): { up: number; down: number } {
-  const weights = new Map<string, number>();
-  for (const service of desired.services)
-    for (const rs of service.realServers) weights.set(`${service.key}|${rs.address}`, rs.weight);
-  let up = 0;
-  let down = 0;
+/**
+ * Per service, the config's real servers that are in the desired table with weight > 0 (up) or not (down):
+ * one pass feeds both the heartbeat's totals and the per-service metrics.
+ */
+export function realServerCounts(
+  config: FleetConfig,
+  desired: IpvsTable,
+): Map<string, { up: number; down: number }> {
+  const byKey = new Map(desired.services.map((s) => [s.key, s]));
+  const counts = new Map<string, { up: number; down: number }>();
   for (const service of Object.values(config.services)) {
-    const key = serviceKey(service);
-    for (const rs of service.realServers) {
-      if ((weights.get(`${key}|${rs.address}`) ?? 0) > 0) up++;
-      else down++;
-    }
+    const entry = byKey.get(serviceKey(service));
+    const weights = new Map(entry?.realServers.map((rs) => [rs.address, rs.weight]) ?? []);
+    const up = service.realServers.filter((rs) => (weights.get(rs.address) ?? 0) > 0).length;
+    counts.set(service.id, { up, down: service.realServers.length - up });
   }
-  return { up, down };
+  return counts;
 }
 
 /** Digest of the owned part of a kernel table: equal digests = identical tables across a pair. */

@@ -23,4 +23,4 @@ export type {
   VoteCounters,
   VoteView,
 } from "./types.js";
-export { desiredEntry, voteCounters } from "./queries.js";
+export { desiredEntry, drainingRealServers, voteCounters } from "./queries.js";
