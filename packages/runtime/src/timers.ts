@@ -1,7 +1,7 @@
 /**
- * A repeating timer whose first run is spread by `jitter` (0..1 of the interval) so a fleet of probes
- * restarted together does not check in lock-step. Each next run is scheduled after the previous finished,
- * so a slow run never overlaps itself.
+ * A repeating timer. The first run comes after one interval, at once with `immediate`, or spread over
+ * `jitter` (0..1) of the interval so a fleet of probes restarted together does not check in lock-step.
+ * Each next run is scheduled after the previous finished, so a slow run never overlaps itself.
  */
 export function every(
   intervalMs: number,
@@ -29,7 +29,11 @@ export function every(
       }
     }, delayMs);
   };
-  const first = options.immediate ? 0 : Math.floor(intervalMs * (options.jitter ?? 0) * random());
+  const first = options.immediate
+    ? 0
+    : options.jitter
+      ? Math.floor(intervalMs * options.jitter * random())
+      : intervalMs;
   schedule(first);
   return {
     stop() {
