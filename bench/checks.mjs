@@ -31,7 +31,8 @@ async function serve() {
 }
 
 async function measure() {
-  const { runCheck } = await import("@lvsq/checks");
+  const { createCheckRunner } = await import("@lvsq/checks");
+  const runner = createCheckRunner();
   const child = fork(fileURLToPath(import.meta.url), ["--servers"], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
@@ -66,7 +67,7 @@ async function measure() {
       await Promise.all(
         Array.from({ length: IN_FLIGHT }, async () => {
           while (performance.now() < deadline) {
-            const result = await runCheck(check, targets[next++ % targets.length]);
+            const result = await runner.run(check, targets[next++ % targets.length]);
             counts[result.verdict]++;
             if (result.verdict !== "up") reasons.set(result.reason, (reasons.get(result.reason) ?? 0) + 1);
             latencies?.push(result.latencyMs);

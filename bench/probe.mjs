@@ -38,7 +38,7 @@ const bus = {
     batches++;
   },
   isConnected: () => true,
-  onConnectionChange: () => () => {},
+  onStatus: () => () => {},
 };
 let flip = 0;
 const agent = new ProbeAgent({

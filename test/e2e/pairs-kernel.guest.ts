@@ -179,16 +179,8 @@ ${RS.map((rs) => `      - { address: ${rs}, weight: ${WEIGHTS[rs]} }`).join("\n"
         new ProbeAgent({
           config: fleet,
           probeId: probe.id,
-          bus: {
-            publish: (s, p) => void bus.publish(s, p),
-            isConnected: () => bus.isConnected(),
-            onConnectionChange: (listener) =>
-              bus.onStatus((s) => {
-                if (s.type === "connected" || s.type === "reconnected") listener(true);
-                else if (s.type === "disconnected") listener(false);
-              }),
-          },
-          runCheck: (check, target, options) => checks.run(check, target, options),
+          bus,
+          runCheck: checks.run,
           logger: quiet,
         }),
       );

@@ -42,18 +42,3 @@ export function createCheckRunner(): CheckRunner {
     },
   };
 }
-
-let defaultRunner: CheckRunner | undefined;
-
-/**
- * Runs one check against one real server. Never throws: every outcome is a `CheckResult`.
- * Uses a runner created on first use; call `createCheckRunner()` to control cache lifetime.
- */
-export function runCheck(
-  check: CheckConfig,
-  target: CheckTarget,
-  options?: RunCheckOptions,
-): Promise<CheckResult> {
-  defaultRunner ??= createCheckRunner();
-  return defaultRunner.run(check, target, options);
-}

@@ -56,15 +56,6 @@ export async function connectBus(config: FleetConfig, name: string, logger: Logg
   });
 }
 
-/** Adapts the bus's status stream to the probe's "connected or not" port. */
-export function connectionChanges(bus: Bus) {
-  return (listener: (connected: boolean) => void) =>
-    bus.onStatus((status) => {
-      if (status.type === "connected" || status.type === "reconnected") listener(true);
-      else if (status.type === "disconnected") listener(false);
-    });
-}
-
 /** Resolves when the process is told to stop (the signal handlers exit the process themselves). */
 export function runForever(): Promise<never> {
   return new Promise(() => {});

@@ -1,5 +1,6 @@
 import { parseConfig } from "@lvsq/config";
 import { createLogger } from "@lvsq/runtime";
+import type { BusStatus } from "@lvsq/bus";
 import type { VoteBatch } from "@lvsq/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import { ProbeAgent } from "./agent.js";
@@ -22,14 +23,15 @@ services:
 class FakeBus implements ProbeBus {
   connected = true;
   readonly published: { subject: string; payload: unknown; at: number }[] = [];
-  private listeners: ((c: boolean) => void)[] = [];
+  private listeners: ((status: BusStatus) => void)[] = [];
   publish(subject: string, payload: unknown) {
     this.published.push({ subject, payload, at: Date.now() });
+    return this.connected;
   }
   isConnected() {
     return this.connected;
   }
-  onConnectionChange(listener: (c: boolean) => void) {
+  onStatus(listener: (status: BusStatus) => void) {
     this.listeners.push(listener);
     return () => {
       this.listeners = this.listeners.filter((l) => l !== listener);
@@ -37,7 +39,10 @@ class FakeBus implements ProbeBus {
   }
   setConnected(connected: boolean) {
     this.connected = connected;
-    for (const l of this.listeners) l(connected);
+    const status: BusStatus = connected
+      ? { type: "reconnected", server: "test" }
+      : { type: "disconnected", server: "test" };
+    for (const l of this.listeners) l(status);
   }
   batches(): VoteBatch[] {
     return this.published.filter((p) => p.subject.includes(".votes.")).map((p) => p.payload as VoteBatch);

@@ -75,7 +75,10 @@ export class ProbeAgent {
     // Seq continues across restarts (wall clock in µs, then +1 per batch) so a director never takes a
     // restarted probe's batches for replays.
     this.seq = this.startedAt * 1000;
-    this.unsubscribe = options.bus.onConnectionChange((connected) => {
+    this.unsubscribe = options.bus.onStatus((status) => {
+      if (status.type !== "connected" && status.type !== "reconnected" && status.type !== "disconnected")
+        return;
+      const connected = status.type !== "disconnected";
       options.logger.info(
         { probe: options.probeId, connected },
         connected ? "bus connected: republishing full state" : "bus disconnected: holding latest state",

@@ -1,21 +1,8 @@
-import type { CheckConfig } from "@lvsq/config";
+import type { Bus } from "@lvsq/bus";
+import type { CheckRunner as Checks } from "@lvsq/checks";
 
-/** What the probe needs from a check implementation (@lvsq/checks provides it). Never rejects. */
-export type CheckRunner = (
-  check: CheckConfig,
-  target: { address: string; service: string },
-  options: { signal: AbortSignal },
-) => Promise<{
-  verdict: "up" | "down" | "abstain";
-  latencyMs: number;
-  reason: string;
-  weight?: number | undefined;
-}>;
+/** What the probe needs from the checks: one run, never rejecting (`createCheckRunner().run`). */
+export type CheckRunner = Checks["run"];
 
-/** What the probe needs from the bus (@lvsq/bus provides it). */
-export type ProbeBus = {
-  publish(subject: string, payload: unknown): void;
-  isConnected(): boolean;
-  /** Called on every connection change; the probe re-publishes its full state when it comes back. */
-  onConnectionChange(listener: (connected: boolean) => void): () => void;
-};
+/** What the probe needs from the bus: publish, and connection state to republish everything on return. */
+export type ProbeBus = Pick<Bus, "publish" | "isConnected" | "onStatus">;

@@ -3,15 +3,7 @@ import { loadConfig } from "@lvsq/config";
 import { ProbeAgent } from "@lvsq/probe";
 import { createProbeMetrics, handleSignals } from "@lvsq/runtime";
 import type { Command } from "commander";
-import {
-  agentLogger,
-  connectBus,
-  connectionChanges,
-  loadConfigOrExit,
-  openMetrics,
-  requireId,
-  runForever,
-} from "../common.js";
+import { agentLogger, connectBus, loadConfigOrExit, openMetrics, requireId, runForever } from "../common.js";
 import type { CliIo } from "../io.js";
 
 export function registerProbe(program: Command, io: CliIo): void {
@@ -53,11 +45,7 @@ export function registerProbe(program: Command, io: CliIo): void {
         const agent = new ProbeAgent({
           config,
           probeId: options.id,
-          bus: {
-            publish: (s, p) => void bus.publish(s, p),
-            isConnected: () => bus.isConnected(),
-            onConnectionChange: connectionChanges(bus),
-          },
+          bus,
           runCheck: (check, target, runOptions) => checks.run(check, target, runOptions),
           logger,
           maxConcurrent: options.maxConcurrent,

@@ -5,7 +5,7 @@ import { DirectorAgent } from "@lvsq/director";
 import { ProbeAgent } from "@lvsq/probe";
 import { createDirectorMetrics, ExitCode, handleSignals } from "@lvsq/runtime";
 import type { Command } from "commander";
-import { agentLogger, connectionChanges, loadConfigOrExit, openMetrics, runForever } from "../common.js";
+import { agentLogger, loadConfigOrExit, openMetrics, runForever } from "../common.js";
 import { controlSocketPath, serveControl } from "../control-socket.js";
 import { type CliIo, ExitWith } from "../io.js";
 import { kernelDriver, reloader } from "./director.js";
@@ -52,11 +52,7 @@ export function registerRun(program: Command, io: CliIo): void {
       const probe = new ProbeAgent({
         config,
         probeId: STANDALONE_PROBE,
-        bus: {
-          publish: (s, p) => void bus.publish(s, p),
-          isConnected: () => true,
-          onConnectionChange: connectionChanges(bus),
-        },
+        bus,
         runCheck: (check, target, runOptions) => checks.run(check, target, runOptions),
         logger,
       });
