@@ -8,6 +8,7 @@ export {
   type LogLevel,
   rateLimitedWarn,
 } from "./logger.js";
+export { listenHttp } from "./http-listen.js";
 export { handleSignals, type SignalHandlers } from "./signals.js";
 export { delay, every } from "./timers.js";
 export {

@@ -1,5 +1,5 @@
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenHttp } from "./http-listen.js";
 import type { Logger } from "pino";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
@@ -224,24 +224,8 @@ export async function serveMetrics(
   });
   // A scraper keeps connections alive; they must not hold the process open at stop.
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(address.port, address.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const host = address.host.includes(":") ? `[${address.host}]` : address.host;
-  const url = `http://${host}:${port}/metrics`;
+  const bound = await listenHttp(server, address);
+  const url = `${bound.baseUrl}/metrics`;
   logger.info({ url }, "metrics: serving Prometheus text");
-  return {
-    port,
-    url,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { port: bound.port, url, close: bound.close };
 }

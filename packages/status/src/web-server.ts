@@ -1,7 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { createServer, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { type Logger, parseHostPort } from "@lvsq/runtime";
+import { listenHttp, type Logger, parseHostPort } from "@lvsq/runtime";
 import type { FleetModel } from "./model.js";
 
 export type StatusPageServer = {
@@ -90,29 +89,19 @@ export async function serveStatusPage(
       },
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(address.port, address.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const host = address.host.includes(":") ? `[${address.host}]` : address.host;
-  const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}/`;
+  const bound = await listenHttp(server, address);
+  const url = `${bound.baseUrl}/`;
   logger.info({ url }, "status page: serving");
   return {
-    port,
+    port: bound.port,
     url,
-    close: () =>
-      new Promise<void>((resolve) => {
-        unsubscribe();
-        clearInterval(refresh);
-        if (pending) clearTimeout(pending);
-        for (const client of clients) client.end();
-        clients.clear();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => {
+      unsubscribe();
+      clearInterval(refresh);
+      if (pending) clearTimeout(pending);
+      for (const client of clients) client.end();
+      clients.clear();
+      return bound.close();
+    },
   };
 }
