@@ -10,7 +10,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 
 const self = fileURLToPath(import.meta.url);
 const root = join(dirname(self), "..");
@@ -245,21 +245,8 @@ async function ingest(print) {
 }
 
 async function failureInUml(print) {
-  const { build } = await import("esbuild");
-  const outDir = join(root, "node_modules/.cache/lvsq-bench");
-  mkdirSync(outDir, { recursive: true });
-  const outfile = join(outDir, "uml.mjs");
-  await build({
-    entryPoints: [join(root, "test/harness/uml.ts")],
-    outfile,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    packages: "external",
-    logLevel: "error",
-  });
-  const { runInUml, resultJson } = await import(pathToFileURL(outfile).href);
+  const { importTs } = await import("../scripts/import-ts.mjs");
+  const { runInUml, resultJson } = await importTs(root, "test/harness/uml.ts", "lvsq-bench");
   const run = await runInUml({
     nodeModule: join(root, "test/bench/director-failure.guest.ts"),
     env: { LVSQ_REPO: root },

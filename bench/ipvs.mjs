@@ -1,83 +1,31 @@
 #!/usr/bin/env node
 // Kernel-facing ipvs figures, measured INSIDE User-Mode Linux (Linux 6.1, one vCPU, every syscall
 // trapped by ptrace: far slower than a real director; read the numbers as upper bounds).
-// Host mode boots UML running this same file with --guest; the guest imports the built @lvsq/ipvs
-// (run `npx tsc -b packages/ipvs` first; `npm run bench` builds).
+// Host mode boots UML (test/harness/uml.ts) running this same file with --guest; the guest imports the
+// built @lvsq/ipvs (run `npx tsc -b packages/ipvs` first; `npm run bench` builds).
 // Needs: apt-get install -y user-mode-linux kmod ipvsadm
-import { spawnSync } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const SERVERS = 10_000;
 const ONE_BY_ONE = 100;
 
 if (process.argv.includes("--guest")) await guest();
-else host();
+else await host();
 
-function host() {
-  const which = spawnSync("sh", ["-c", "command -v linux.uml"], { encoding: "utf8" });
-  if (which.status !== 0) {
-    console.error("bench/ipvs: linux.uml not found: apt-get install -y user-mode-linux kmod ipvsadm");
-    process.exit(1);
-  }
-  const modulesRoot = "/usr/lib/uml/modules";
-  const version = readdirSync(modulesRoot).sort().at(-1);
-  const work = mkdtempSync(join(tmpdir(), "lvsq-bench-ipvs-"));
-  mkdirSync(join(work, "mroot/lib/modules"), { recursive: true });
-  mkdirSync(join(work, "uml"));
-  symlinkSync(join(modulesRoot, version), join(work, "mroot/lib/modules", version));
-  const self = fileURLToPath(import.meta.url);
-  const init = `#!/bin/sh
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t tmpfs tmpfs /run
-for m in ip_vs ip_vs_wrr; do modprobe -d ${work}/mroot $m; done
-ip link set lo up
-cd ${process.cwd()}
-LVSQ_BENCH_OUT=${work}/result.json timeout 50 node ${self} --guest 2>&1
-echo "LVSQ-BENCH-EXIT $?"
-poweroff -f
-`;
-  writeFileSync(join(work, "init.sh"), init, { mode: 0o755 });
+async function host() {
+  const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+  const { importTs } = await import("../scripts/import-ts.mjs");
+  const { runInUml, resultJson } = await importTs(root, "test/harness/uml.ts", "lvsq-bench");
   const started = Date.now();
-  const boot = spawnSync(
-    "timeout",
-    [
-      "-k",
-      "5",
-      "58",
-      "linux.uml",
-      "mem=768M",
-      "rootfstype=hostfs",
-      "rootflags=/",
-      "rw",
-      `init=${work}/init.sh`,
-      "con=null",
-      "con0=null,fd:1",
-      `uml_dir=${work}/uml`,
-      "quiet",
-    ],
-    { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20 },
-  );
-  const resultFile = join(work, "result.json");
-  if (!existsSync(resultFile)) {
-    console.error(
-      `bench/ipvs: the guest wrote no result (exit ${boot.status}):\n${(boot.stdout ?? "").slice(-3000)}`,
-    );
-    process.exit(1);
-  }
-  const r = JSON.parse(readFileSync(resultFile, "utf8"));
-  rmSync(work, { recursive: true, force: true });
+  const run = await runInUml({
+    nodeModule: fileURLToPath(import.meta.url),
+    args: ["--guest"],
+    cwd: root,
+    timeoutMs: 90_000,
+  });
+  const r = resultJson(run, "result.json");
   const ms = (v) => `${v.toFixed(1)} ms`;
   console.log(
     "ipvs (inside UML: Linux 6.1 User-Mode Linux, 1 vCPU, ptrace syscalls; a real kernel is much faster)",
@@ -181,5 +129,5 @@ async function guest() {
   }
   r.singleApplyMs = median(singles);
   const { env } = process;
-  writeFileSync(env.LVSQ_BENCH_OUT, JSON.stringify(r));
+  writeFileSync(join(env.LVSQ_UML_OUT, "result.json"), JSON.stringify(r));
 }

@@ -1,30 +1,14 @@
 #!/usr/bin/env node
 // `npm run demo`: the multi-site story on a real kernel IPVS table inside User-Mode Linux, narrated.
-// Bundles test/demo/run.ts (the host side; the guest scenario is bundled by the UML harness) into
-// node_modules/.cache so its bare imports resolve, and runs it. Needs (as root):
+// Runs test/demo/run.ts (the host side; the guest scenario is bundled by the UML harness). Needs (as root):
 //   apt-get install -y user-mode-linux kmod ipvsadm nats-server iproute2
 // and a build (`npm run demo` builds first: the agents run from packages/*/dist).
-import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { build } from "esbuild";
+import { fileURLToPath } from "node:url";
+import { importTs } from "./import-ts.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const outDir = join(root, "node_modules/.cache/lvsq-demo");
-mkdirSync(outDir, { recursive: true });
-const outfile = join(outDir, "run.mjs");
-await build({
-  entryPoints: [join(root, "test/demo/run.ts")],
-  outfile,
-  bundle: true,
-  platform: "node",
-  format: "esm",
-  target: "node20",
-  packages: "external",
-  conditions: ["source", "node", "import", "default"],
-  logLevel: "error",
-});
-const { runDemo } = await import(pathToFileURL(outfile).href);
+const { runDemo } = await importTs(root, "test/demo/run.ts", "lvsq-demo");
 try {
   process.exitCode = await runDemo(root);
 } catch (error) {
