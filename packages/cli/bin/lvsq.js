@@ -1,2 +1,3 @@
 #!/usr/bin/env node
-import "../dist/main.js";
+// One bundled file (packages/cli/scripts/bundle.mjs): a process start reads one module, not hundreds.
+import "../dist/lvsq.mjs";

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createServer, type ServerResponse } from "node:http";
 import { listenHttp, type Logger, parseHostPort } from "@lvsq/runtime";
@@ -17,7 +18,11 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   "/app.js": { file: "app.js", type: "text/javascript; charset=utf-8" },
   "/style.css": { file: "style.css", type: "text/css; charset=utf-8" },
 };
-const WEB_DIR = new URL("../web/", import.meta.url);
+// `web/` beside `dist/` in the package; `web/` beside the bundle when lvsq runs as one file (cli/dist).
+const WEB_DIR =
+  [new URL("../web/", import.meta.url), new URL("./web/", import.meta.url)].find((dir) =>
+    existsSync(new URL("index.html", dir)),
+  ) ?? new URL("../web/", import.meta.url);
 
 /** Coalesce bursts of changes (a round of votes is one message per probe per service) into one push. */
 const PUSH_DELAY_MS = 100;
