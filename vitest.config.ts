@@ -24,7 +24,7 @@ export default defineConfig({
           include: ["test/e2e/**/*.test.ts"],
           testTimeout: 240_000,
           hookTimeout: 240_000,
-          // UML guests and nats-servers are heavy on 2 cores: run e2e files one at a time.
+          // Guest kernels and nats-servers are heavy on 2 cores: run e2e files one at a time.
           fileParallelism: false,
         },
       },

@@ -3,9 +3,9 @@
 //  1. on the HOST: votes/s a director ingests over a real nats-server on one core (the director process is
 //     pinned with taskset when there are 2+ cores), batches of 100 steady-state votes from 5 probes published
 //     by a separate process, 10,000 real servers; then the director's RSS holding all 10,000 × 5 votes.
-//  2. INSIDE UML (test/bench/director-failure.guest.ts): failure → out of the kernel table and recovery →
+//  2. INSIDE the test guest, UML or QEMU (test/bench/director-failure.guest.ts): failure → out of the kernel table and recovery →
 //     back, p50/p99 over 25 failures, interval 1 s, timeout 500 ms, fall 2, rise 2, 3 probe sites.
-// Needs a build (`npm run bench` builds) and: apt-get install -y nats-server user-mode-linux kmod ipvsadm
+// Needs a build and the guest (`npm run bench` runs scripts/setup.mjs and builds first).
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -142,7 +142,7 @@ async function host() {
     console.log(line);
   };
   await ingest(print);
-  await failureInUml(print);
+  await failureInGuest(print);
 }
 
 function startNats() {
@@ -244,23 +244,23 @@ async function ingest(print) {
   }
 }
 
-async function failureInUml(print) {
+async function failureInGuest(print) {
   const { importTs } = await import("../scripts/import-ts.mjs");
-  const { runInUml, resultJson } = await importTs(root, "test/harness/uml.ts", "lvsq-bench");
-  const run = await runInUml({
+  const { runInGuest, resultJson } = await importTs(root, "test/harness/guest.ts", "lvsq-bench");
+  const run = await runInGuest({
     nodeModule: join(root, "test/bench/director-failure.guest.ts"),
     env: { LVSQ_REPO: root },
     cwd: root,
-    timeoutMs: 100_000,
+    timeoutMs: 240_000,
   });
   const r = resultJson(run, "failure.json");
-  if (r.error) throw new Error(`bench/director (UML): ${r.error}`);
+  if (r.error) throw new Error(`bench/director (${run.guest.label}): ${r.error}`);
   const pct = (values, p) => {
     const sorted = [...values].sort((a, b) => a - b);
     return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
   };
   print(
-    "failure → out of the kernel table p50 (UML, interval 1 s, timeout 500 ms, fall 2, 3 sites)",
+    `failure → out of the kernel table p50 (${run.guest.label}, interval 1 s, timeout 500 ms, fall 2, 3 sites)`,
     pct(r.removalMs, 50),
     "ms",
   );
@@ -269,7 +269,7 @@ async function failureInUml(print) {
   print("failures measured", r.removalMs.length, "failures");
   print("recovery → back in the kernel table p50 (rise 2)", pct(r.recoveryMs, 50), "ms");
   print("recovery → back in the kernel table p99", pct(r.recoveryMs, 99), "ms");
-  print("director apply p50 inside UML", pct(r.applyMs, 50), "ms");
-  print("director apply p99 inside UML", pct(r.applyMs, 99), "ms");
-  print("UML run wall time", (run.durationMs / 1000).toFixed(1), "s");
+  print(`director apply p50 inside ${run.guest.label}`, pct(r.applyMs, 50), "ms");
+  print(`director apply p99 inside ${run.guest.label}`, pct(r.applyMs, 99), "ms");
+  print(`guest run wall time (${run.guest.label})`, (run.durationMs / 1000).toFixed(1), "s");
 }

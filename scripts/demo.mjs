@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// `npm run demo`: the multi-site story on a real kernel IPVS table inside User-Mode Linux, narrated.
-// Runs test/demo/run.ts (the host side; the guest scenario is bundled by the UML harness). Needs (as root):
-//   apt-get install -y user-mode-linux kmod ipvsadm nats-server iproute2
-// and a build (`npm run demo` builds first: the agents run from packages/*/dist).
+// `npm run demo`: the multi-site story on a real kernel IPVS table inside the guest (User-Mode Linux or
+// QEMU, whichever boots here), narrated. Runs test/demo/run.ts (the host side; the guest scenario is
+// bundled by the guest harness). `npm run demo` first runs scripts/setup.mjs (nats-server, ipvsadm and the
+// guest's packages) and a build (the agents run from packages/*/dist).
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { importTs } from "./import-ts.mjs";

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Makes a fresh Debian machine ready for `npm test`, `npm run demo` and `npm run bench`:
 //  1. `npm ci` when node_modules is missing or older than package-lock.json (which also builds, via prepare);
-//  2. the Debian packages the tests use, with apt-get when running as root, else the exact command to run.
-// Only Node built-ins here: this runs before node_modules exists.
+//  2. the Debian packages the tests use, with apt-get when running as root, else the exact command to run;
+//  3. the guest kernel for the kernel tests: whichever of UML and QEMU boots here, and only its packages.
+// Only Node built-ins until step 3: steps 1-2 run before node_modules exists.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -34,11 +35,10 @@ if (!fresh) {
   writeFileSync(stamp, lockHash);
 }
 
-// 2. Debian packages: binary → package
+// 2. Debian packages the host side uses: binary → package
 const wanted = [
   ["nats-server", "nats-server"],
   ["ipvsadm", "ipvsadm"],
-  ["linux.uml", "user-mode-linux"],
   ["modprobe", "kmod"],
   ["ip", "iproute2"],
   ["curl", "curl"],
@@ -47,26 +47,36 @@ const wanted = [
 ];
 const PATHS = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 const has = (binary) => PATHS.some((dir) => existsSync(join(dir, binary)));
-const missing = [...new Set(wanted.filter(([binary]) => !has(binary)).map(([, pkg]) => pkg))];
-if (missing.length > 0) {
-  const command = `apt-get install -y ${missing.join(" ")}`;
+let updated = false;
+function aptInstall(packages) {
+  const command = `apt-get install -y ${packages.join(" ")}`;
   const isRoot = process.getuid?.() === 0;
-  const hasApt = existsSync("/usr/bin/apt-get");
-  if (!isRoot || !hasApt) {
-    say(`missing Debian packages: ${missing.join(", ")}`);
+  if (!isRoot || !existsSync("/usr/bin/apt-get")) {
+    say(`missing Debian packages: ${packages.join(", ")}`);
     say(`install them with:  sudo apt-get update && sudo ${command}`);
     process.exit(1);
   }
-  say(`installing ${missing.join(" ")} with apt-get`);
+  say(`installing ${packages.join(" ")} with apt-get`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  const update = spawnSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
+  const update = updated ? { status: 0 } : spawnSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
+  updated = update.status === 0;
   const install =
     update.status === 0
-      ? spawnSync("apt-get", ["install", "-y", "-qq", ...missing], { stdio: "inherit", env })
+      ? spawnSync("apt-get", ["install", "-y", "-qq", ...packages], { stdio: "inherit", env })
       : update;
   if (install.status !== 0) {
     say(`apt-get failed; run by hand: apt-get update && ${command}`);
     process.exit(1);
   }
 }
-say("ready");
+const missing = [...new Set(wanted.filter(([binary]) => !has(binary)).map(([, pkg]) => pkg))];
+if (missing.length > 0) aptInstall(missing);
+
+// 3. The guest kernel with a real IPVS table (test/harness/guest-select.ts): User-Mode Linux where a probe
+// boot shows it works, else QEMU (KVM where a probe boot shows it works, else TCG). Only the chosen
+// backend's packages are installed; the answer is cached per boot of this host. LVSQ_GUEST=uml|qemu forces.
+// import-ts.mjs needs esbuild, which step 1 just installed: a static import would fail before it.
+const { importTs } = await import("./import-ts.mjs");
+const { selectGuest } = await importTs(root, "test/harness/guest-select.ts", "lvsq-setup");
+const guest = await selectGuest({ install: aptInstall, log: (line) => say(`guest ${line}`) });
+say(`ready (guest: ${guest.label})`);

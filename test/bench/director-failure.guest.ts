@@ -1,4 +1,4 @@
-// bench/director.mjs, the part INSIDE the UML guest: failure → out of the kernel table and recovery → back,
+// bench/director.mjs, the part INSIDE the guest: failure → out of the kernel table and recovery → back,
 // over 25 backend failures. 3 probe sites, a nats-server and a director in their namespaces (as in the
 // multi-site e2e test), 10 backends in two groups of 5: while one group dies (kills spread over one check
 // interval, so the phase against the probes' rounds is sampled), the other comes back. Writes failure.json.
@@ -7,10 +7,10 @@ import { join } from "node:path";
 import { type GuestProcess, lvsqInNetns, natsInGuest, startBackends } from "../harness/fleet-agents.js";
 import { poll, watchKernelTable } from "../harness/fleet-watch.js";
 import { buildFleet, parkInNetns } from "../harness/topology.js";
-import { writeResult } from "../harness/uml-guest.js";
+import { writeResult } from "../harness/in-guest.js";
 
 const { env } = process;
-const out = env.LVSQ_UML_OUT ?? ".";
+const out = env.LVSQ_GUEST_OUT ?? ".";
 const repo = env.LVSQ_REPO ?? process.cwd();
 const VIP = "192.0.2.10";
 const HOSTS = Array.from({ length: 10 }, (_, i) => `198.51.100.${31 + i}`);

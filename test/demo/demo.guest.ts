@@ -1,4 +1,4 @@
-// `npm run demo`, the part that runs INSIDE the UML guest: a fleet of network namespaces (3 probe sites, a
+// `npm run demo`, the part that runs INSIDE the guest: a fleet of network namespaces (3 probe sites, a
 // nats-server, a director pair with two real IPVS tables, 4 backends, a fallback server, a client hitting
 // the VIP on lvs-a) and a scripted story, narrated with both real `ipvsadm -L -n` tables side by side and
 // `lvsq explain` after each step; it ends with a leader kill (pair-steps.ts) and `lvsq status`.
@@ -8,13 +8,13 @@ import { join } from "node:path";
 import { lvsqInNetns, natsInGuest, startBackends, startClient } from "../harness/fleet-agents.js";
 import { poll, siteVerdicts, watchBus } from "../harness/fleet-watch.js";
 import { addDirectorHost, buildFleet, setSiteBackendLink } from "../harness/topology.js";
-import { runAsync } from "../harness/uml-guest.js";
+import { runAsync } from "../harness/in-guest.js";
 import { type Narrator, narrator } from "./narrate.js";
 import { type BusWatch, directorHost, heading, roleOf } from "./pair-hosts.js";
 import { pairSteps } from "./pair-steps.js";
 
 const { env } = process;
-const out = env.LVSQ_UML_OUT ?? ".";
+const out = env.LVSQ_GUEST_OUT ?? ".";
 const repo = env.LVSQ_REPO ?? process.cwd();
 const VIP = "192.0.2.10";
 const BACKENDS = ["198.51.100.11", "198.51.100.12", "198.51.100.13", "198.51.100.14"].map((a) => `${a}:8080`);

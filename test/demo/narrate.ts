@@ -32,7 +32,11 @@ export function narrator(write: (line: string) => void = (line) => console.log(l
       fallback: string,
     ) {
       write(rule("lvsq demo: quorum-voted health checks on a real kernel IPVS table"));
-      write("  Inside a User-Mode Linux guest (a real Linux 6.1 kernel), one network namespace per host:");
+      const { env } = process;
+      const guest = env.LVSQ_GUEST_BACKEND === "qemu" ? "a QEMU guest" : "a User-Mode Linux guest";
+      write(
+        `  Inside ${guest} (a real Linux ${env.LVSQ_GUEST_KERNEL ?? ""} kernel), one network namespace per host:`,
+      );
       write(`    nats        ${fleet.nats.address}           nats-server (the bus)`);
       for (const s of fleet.sites)
         write(`    site ${s.id}      ${s.mgmtAddress} / ${s.beAddress}   lvsq probe --id probe-${s.id}`);

@@ -4,7 +4,7 @@
 import { type GuestProcess, lvsqInNetns } from "../harness/fleet-agents.js";
 import { type watchBus, watchKernelTable } from "../harness/fleet-watch.js";
 import { parkInNetns, tableText } from "../harness/topology.js";
-import { runAsync } from "../harness/uml-guest.js";
+import { runAsync } from "../harness/in-guest.js";
 
 export type BusWatch = Awaited<ReturnType<typeof watchBus>>;
 

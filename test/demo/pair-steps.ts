@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import type { ClientSample, startBackends } from "../harness/fleet-agents.js";
 import { poll } from "../harness/fleet-watch.js";
-import { runAsync } from "../harness/uml-guest.js";
+import { runAsync } from "../harness/in-guest.js";
 import type { Narrator } from "./narrate.js";
 import { type BusWatch, type DirectorHost, leaderChangedAfter, roleOf } from "./pair-hosts.js";
 

@@ -1,8 +1,8 @@
-// `npm run demo`, host side (scripts/demo.mjs bundles and runs this): boots UML with the story in
+// `npm run demo`, host side (scripts/demo.mjs bundles and runs this): boots the guest with the story in
 // demo.guest.ts and streams its narration. Resolves with the exit status (0 = every step as expected).
 import { join } from "node:path";
 import { findNatsServer } from "../harness/nats.js";
-import { runInUml } from "../harness/uml.js";
+import { guestInfo, runInGuest } from "../harness/guest.js";
 import { DEMO_BEGIN, DEMO_END } from "./narrate.js";
 
 export async function runDemo(
@@ -10,10 +10,11 @@ export async function runDemo(
   write = (text: string) => process.stdout.write(text),
 ): Promise<number> {
   findNatsServer(); // fails with what to install
-  write("lvsq demo: booting User-Mode Linux (about 5 s)...\n");
+  const guest = await guestInfo();
+  write(`lvsq demo: booting a real Linux kernel: ${guest.label}...\n`);
   let pending = "";
   let narrating = false;
-  const run = await runInUml({
+  const run = await runInGuest({
     // By path from the repo root: this module runs bundled from node_modules/.cache.
     nodeModule: join(repoRoot, "test/demo/demo.guest.ts"),
     env: { LVSQ_REPO: repoRoot },
@@ -35,6 +36,8 @@ export async function runDemo(
     write(`\nlvsq demo: failed (guest exit ${run.exitCode ?? "marker missing"})\n`);
     return 1;
   }
-  write(`lvsq demo: done in ${(run.durationMs / 1000).toFixed(1)} s of wall time (boot included)\n`);
+  write(
+    `lvsq demo: done in ${(run.durationMs / 1000).toFixed(1)} s of wall time on ${guest.label} (boot included)\n`,
+  );
   return 0;
 }

@@ -1,4 +1,4 @@
-// Runs INSIDE the UML guest: 3 probe sites, a real nats-server, a director with a real IPVS table and a
+// Runs INSIDE the guest: 3 probe sites, a real nats-server, a director with a real IPVS table and a
 // client, each in its own network namespace (test/harness/topology.ts). Raw observations go to results.json;
 // director-multisite.test.ts asserts on the host. Steps run in order; each records its own error.
 import { execFileSync } from "node:child_process";
@@ -13,11 +13,11 @@ import {
 } from "../harness/fleet-agents.js";
 import { poll, siteVerdicts, watchBus, watchKernelTable } from "../harness/fleet-watch.js";
 import { buildFleet, parkInNetns, setSiteBackendLink } from "../harness/topology.js";
-import { writeResult } from "../harness/uml-guest.js";
+import { writeResult } from "../harness/in-guest.js";
 import { forgedMessages, MULTISITE, multisiteYaml, realServerOf } from "./director-multisite.fleet.js";
 
 const { env } = process;
-const out = env.LVSQ_UML_OUT ?? ".";
+const out = env.LVSQ_GUEST_OUT ?? ".";
 const repo = env.LVSQ_REPO ?? process.cwd();
 const { CLUSTER, VIP, BACKENDS, TIMERS: T } = MULTISITE;
 const OUTAGE_MS = 30_000;

@@ -2,9 +2,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../harness/agents.js";
 import type { ClientSample } from "../harness/fleet-agents.js";
 import type { TableChange } from "../harness/fleet-watch.js";
-import { resultJson, runInUml, type UmlRunResult } from "../harness/uml.js";
+import { resultJson, runInGuest, type GuestRunResult } from "../harness/guest.js";
 
-// Multi-site on a real kernel IPVS table (UML): 3 probe sites and a director over a real nats-server, a
+// Multi-site on a real kernel IPVS table (in the guest): 3 probe sites and a director over a real nats-server, a
 // client through the VIP, each in its own network namespace. One boot for the file; the guest scenario
 // (director-multisite.guest.ts) runs the steps in order and writes raw observations; tests assert here.
 // Timers in the guest: interval 1 s, timeout 500 ms, fall 2, rise 2, voteTtl 4 s, reconcileInterval 3 s.
@@ -68,7 +68,7 @@ type Results = {
   error?: string;
 };
 
-let run: UmlRunResult;
+let run: GuestRunResult;
 let r: Results;
 
 function stepResult<K extends keyof Results>(name: K): NonNullable<Results[K]> {
@@ -83,7 +83,7 @@ function stepResult<K extends keyof Results>(name: K): NonNullable<Results[K]> {
 }
 
 beforeAll(async () => {
-  run = await runInUml({
+  run = await runInGuest({
     nodeModule: new URL("./director-multisite.guest.ts", import.meta.url).pathname,
     env: { LVSQ_REPO: repoRoot },
     timeoutMs: 220_000,
@@ -91,7 +91,7 @@ beforeAll(async () => {
   r = resultJson<Results>(run, "results.json");
 }, 240_000);
 
-describe("director with 3 probe sites over a real nats-server, on a real kernel table (UML)", () => {
+describe("director with 3 probe sites over a real nats-server, on a real kernel table (in the guest)", () => {
   it("runs the whole story in one boot, nothing crashes", () => {
     expect(run.exitCode, run.stdout.slice(-3000)).toBe(0);
     expect(r.error).toBeUndefined();

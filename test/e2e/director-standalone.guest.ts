@@ -1,4 +1,4 @@
-// Runs INSIDE the UML guest: `lvsq run` (standalone) against a real kernel IPVS table, the classic shell
+// Runs INSIDE the guest: `lvsq run` (standalone) against a real kernel IPVS table, the classic shell
 // loop's story. Writes raw observations to results.json; director-standalone.test.ts asserts on the host.
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
@@ -12,10 +12,10 @@ import {
   startHttpServers,
   waitFor,
   writeResult,
-} from "../harness/uml-guest.js";
+} from "../harness/in-guest.js";
 
 const { env } = process;
-const out = env.LVSQ_UML_OUT ?? ".";
+const out = env.LVSQ_GUEST_OUT ?? ".";
 const root = env.LVSQ_REPO ?? process.cwd();
 const interval = 1000;
 const timeout = 500;
@@ -50,7 +50,8 @@ services:
       - { address: 127.0.0.3:8080, weight: 3 }
 `,
   );
-  const socket = join(out, "control.sock");
+  // On the guest's own tmpfs: a Unix socket on the shared root does not connect under QEMU (9p).
+  const socket = "/run/lvsq-control.sock";
   const lines: string[] = [];
   const agent = spawn("node", [join(root, "packages/cli/bin/lvsq.js"), "run", "--config", config], {
     env: { ...env, LVSQ_CONTROL_SOCKET: socket },

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../harness/agents.js";
-import { resultJson, runInUml, type UmlRunResult } from "../harness/uml.js";
+import { resultJson, runInGuest, type GuestRunResult } from "../harness/guest.js";
 
-// Seed parity: `lvsq run` does the classic director shell loop's job on a real kernel IPVS table (UML).
+// Seed parity: `lvsq run` does the classic director shell loop's job on a real kernel IPVS table (in the guest).
 type Step = { table: Record<string, number>; ms: number };
 type Results = {
   bothIn: Record<string, number>;
@@ -17,11 +17,11 @@ type Results = {
   error?: string;
 };
 
-let run: UmlRunResult;
+let run: GuestRunResult;
 let r: Results;
 
 beforeAll(async () => {
-  run = await runInUml({
+  run = await runInGuest({
     nodeModule: new URL("./director-standalone.guest.ts", import.meta.url).pathname,
     env: { LVSQ_REPO: repoRoot },
     timeoutMs: 110_000,

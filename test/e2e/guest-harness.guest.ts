@@ -1,7 +1,8 @@
-// Runs INSIDE the UML guest: proves the guest helpers later tests build on (namespaces as hosts,
+// Runs INSIDE the guest: proves the guest helpers later tests build on (namespaces as hosts,
 // veth pairs into a bridge, an HTTP server process inside a namespace), then exits 3 on purpose.
-import { addBridge, addNetns, addVethPair, run, spawnHttpServer, writeResult } from "../harness/uml-guest.js";
+import { addBridge, addNetns, addVethPair, run, spawnHttpServer, writeResult } from "../harness/in-guest.js";
 
+const { env } = process;
 const hosts = [
   { ns: "site", address: "198.51.100.1" },
   { ns: "director", address: "198.51.100.2" },
@@ -33,5 +34,7 @@ writeResult("harness.json", {
   port: server.port,
   siteAddresses: run(["ip", "-n", "site", "-br", "addr", "show", "site0"]).trim(),
   netns: run(["ip", "netns", "list"]).trim().split("\n").sort(),
+  backend: env.LVSQ_GUEST_BACKEND,
+  kernel: run(["uname", "-r"]).trim(),
 });
 process.exit(3);

@@ -1,35 +1,76 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { findLinuxUml, resultJson, runInUml, UML_INSTALL_HINT } from "../harness/uml.js";
+import { guestInfo, resultJson, runInGuest } from "../harness/guest.js";
+import { forcedAccel, forcedBackend } from "../harness/guest-select.js";
 
-describe("UML harness", () => {
-  it("says what to install when linux.uml is missing", () => {
-    expect(() => findLinuxUml("/nonexistent-dir")).toThrow(UML_INSTALL_HINT);
-    expect(UML_INSTALL_HINT).toContain("apt-get install -y user-mode-linux kmod ipvsadm");
+// The guest harness itself, on whichever backend this host runs (UML or QEMU; LVSQ_GUEST forces one).
+describe("guest harness", () => {
+  it("names the backend and kernel it boots, and honours LVSQ_GUEST", async () => {
+    const info = await guestInfo();
+    console.log(`guest harness: ${info.label}`);
+    expect(["uml", "qemu"]).toContain(info.backend);
+    const { env } = process;
+    if (env.LVSQ_GUEST) expect(info.backend).toBe(env.LVSQ_GUEST);
+    expect(info.kernel).toMatch(/^\d+\.\d+/);
+  });
+
+  it("refuses an LVSQ_GUEST or LVSQ_GUEST_ACCEL it does not know, saying what it expects", () => {
+    expect(() => forcedBackend({ LVSQ_GUEST: "docker" })).toThrow("LVSQ_GUEST=docker: expected uml or qemu");
+    expect(() => forcedAccel({ LVSQ_GUEST_ACCEL: "hvf" })).toThrow(
+      "LVSQ_GUEST_ACCEL=hvf: expected kvm or tcg",
+    );
+    expect(forcedBackend({})).toBeUndefined();
   });
 
   it("runs a node scenario: namespaces joined by veth pairs and a bridge, an HTTP server in one, curl from another", async () => {
-    const run = await runInUml({
-      nodeModule: new URL("./ipvs-uml-harness.guest.ts", import.meta.url).pathname,
-      timeoutMs: 60_000,
+    const run = await runInGuest({
+      nodeModule: new URL("./guest-harness.guest.ts", import.meta.url).pathname,
+      timeoutMs: 90_000,
     });
     expect(run.exitMarker).toBe(true);
     expect(run.exitCode).toBe(3);
-    const result = resultJson<{ body: string; port: number; siteAddresses: string; netns: string[] }>(
-      run,
-      "harness.json",
-    );
+    const result = resultJson<{
+      body: string;
+      port: number;
+      siteAddresses: string;
+      netns: string[];
+      backend: string;
+      kernel: string;
+    }>(run, "harness.json");
     expect(result.body).toBe(`198.51.100.3:${result.port}`);
     expect(result.siteAddresses).toContain("198.51.100.1/24");
     expect(result.netns.map((line) => line.split(" ")[0])).toEqual(["backend", "director", "site"]);
+    // The scenario saw the kernel the harness says it booted.
+    expect(result.backend).toBe(run.guest.backend);
+    expect(result.kernel).toBe(run.guest.kernel);
   });
 
   it("stops a scenario that passes its deadline, and still powers off", async () => {
     const started = Date.now();
-    const run = await runInUml({ script: "echo started; sleep 120; echo never", timeoutMs: 15_000 });
+    const timeoutMs = 30_000;
+    const run = await runInGuest({ script: "echo started; sleep 300; echo never", timeoutMs });
     expect(run.stdout).toContain("started");
     expect(run.stdout).not.toContain("never");
     expect(run.exitCode).toBe(124); // timeout(1) inside the guest
     expect(run.stdout).toContain("Powering off");
-    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(Date.now() - started).toBeLessThan(timeoutMs + 5_000);
+  });
+
+  it("keeps a work folder it was given, with what the scenario wrote", async () => {
+    const workDir = mkdtempSync(join(tmpdir(), "lvsq-guest-kept-"));
+    try {
+      const run = await runInGuest({
+        script: 'echo "from $LVSQ_GUEST_BACKEND" > "$LVSQ_GUEST_OUT/hello.txt"',
+        workDir,
+        timeoutMs: 60_000,
+      });
+      expect(run.exitCode).toBe(0);
+      expect(run.files["hello.txt"]).toBe(`from ${run.guest.backend}\n`);
+      expect(run.workDir).toBe(workDir);
+    } finally {
+      rmSync(workDir, { recursive: true, force: true });
+    }
   });
 });

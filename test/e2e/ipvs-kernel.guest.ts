@@ -1,4 +1,4 @@
-// Runs INSIDE the UML guest (bundled by test/harness/uml.ts): many kernel checks in one boot, raw
+// Runs INSIDE the guest (bundled by test/harness/guest.ts): many kernel checks in one boot, raw
 // observations written to results.json; test/e2e/ipvs-kernel.test.ts asserts on them on the host.
 import { connect, type Socket } from "node:net";
 import { createIpvsadmDriver, type IpvsDriver, IpvsadmError, plan, renderCommands } from "@lvsq/ipvs";
@@ -20,7 +20,7 @@ import {
   startHttpServers,
   waitFor,
   writeResult,
-} from "../harness/uml-guest.js";
+} from "../harness/in-guest.js";
 
 const { env } = process;
 const results: Record<string, unknown> = {};
@@ -137,7 +137,7 @@ function errorSummary(error: unknown) {
   };
 }
 
-const schedulers = (env.LVSQ_UML_SCHEDULERS ?? "").split(" ").filter(Boolean);
+const schedulers = (env.LVSQ_GUEST_SCHEDULERS ?? "").split(" ").filter(Boolean);
 const kernel = createIpvsadmDriver({ path: env.LVSQ_IPVSADM ?? "ipvsadm", timeoutMs: 20_000 });
 
 await step("coverage", async () => {

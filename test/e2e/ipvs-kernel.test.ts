@@ -1,12 +1,12 @@
 import type { IpvsOp } from "@lvsq/ipvs";
 import { type IpvsTable, sortTable } from "@lvsq/protocol";
 import { beforeAll, describe, expect, it } from "vitest";
-import { resultJson, runInUml, type UmlRunResult, umlIpvsSchedulers } from "../harness/uml.js";
+import { type GuestRunResult, guestIpvsSchedulers, resultJson, runInGuest } from "../harness/guest.js";
 
-// One UML boot for the whole file: the guest scenario (ipvs-kernel.guest.ts) runs every kernel check
+// One guest boot for the whole file: the guest scenario (ipvs-kernel.guest.ts) runs every kernel check
 // and writes raw observations; each test below asserts on one of them.
 type Results = Record<string, Record<string, unknown> & { error?: string }>;
-let run: UmlRunResult;
+let run: GuestRunResult;
 let results: Results;
 
 function result<T = Record<string, unknown>>(name: string): T {
@@ -18,25 +18,25 @@ function result<T = Record<string, unknown>>(name: string): T {
 }
 
 beforeAll(async () => {
-  run = await runInUml({
+  run = await runInGuest({
     nodeModule: new URL("./ipvs-kernel.guest.ts", import.meta.url).pathname,
     timeoutMs: 110_000,
   });
   results = resultJson<Results>(run, "results.json");
 }, 130_000);
 
-describe("ipvs driver on a real kernel (UML, Linux 6.1)", () => {
+describe("ipvs driver on a real kernel (in the guest)", () => {
   it("boots, loads every IPVS module and finishes the scenario", () => {
     expect(run.moduleFailures).toEqual([]);
     expect(run.exitCode, run.stdout.slice(-3000)).toBe(0);
     expect(run.durationMs).toBeLessThan(90_000);
   });
 
-  it("applies a table covering every scheduler, DR/NAT/TUN, persistence, fwmark, UDP, SCTP and IPv6; read() returns it exactly", () => {
+  it("applies a table covering every scheduler, DR/NAT/TUN, persistence, fwmark, UDP, SCTP and IPv6; read() returns it exactly", async () => {
     const r = result<{ schedulers: string[]; desired: IpvsTable; read: IpvsTable; warnings: string[] }>(
       "coverage",
     );
-    expect(r.schedulers).toEqual(umlIpvsSchedulers());
+    expect(r.schedulers).toEqual(await guestIpvsSchedulers());
     expect(r.schedulers.length).toBeGreaterThanOrEqual(10);
     expect(r.warnings).toEqual([]);
     expect(r.read).toEqual(sortTable(r.desired));

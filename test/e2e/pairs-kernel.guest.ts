@@ -1,4 +1,4 @@
-// Runs INSIDE the UML guest: a director pair on two real kernel IPVS tables (two network namespaces), three
+// Runs INSIDE the guest: a director pair on two real kernel IPVS tables (two network namespaces), three
 // probe sites and a real nats-server. Each director is this same bundle started as
 // `ip netns exec ns-X node <bundle> --director ID CONFIG URL`; it reaches NATS through a TCP proxy in the
 // root namespace that the scenario can cut (a partition). Raw observations go to results.json;
@@ -25,10 +25,10 @@ import {
   startHttpServers,
   waitFor,
   writeResult,
-} from "../harness/uml-guest.js";
+} from "../harness/in-guest.js";
 
 const { env } = process;
-const out = env.LVSQ_UML_OUT ?? ".";
+const out = env.LVSQ_GUEST_OUT ?? ".";
 const LEASE_TTL_MS = 2000;
 const RS = ["127.0.0.2:8080", "127.0.0.3:8080", "127.0.0.4:8080"] as const;
 const WEIGHTS: Record<string, number> = { "127.0.0.2:8080": 1, "127.0.0.3:8080": 2, "127.0.0.4:8080": 3 };

@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../harness/agents.js";
 import { findNatsServer } from "../harness/nats.js";
-import { resultJson, runInUml, type UmlRunResult } from "../harness/uml.js";
+import { resultJson, runInGuest, type GuestRunResult } from "../harness/guest.js";
 
-// A director pair on two real kernel IPVS tables (two network namespaces in one UML guest), three probe
+// A director pair on two real kernel IPVS tables (two network namespaces in one guest), three probe
 // sites and a real nats-server: see pairs-kernel.guest.ts for the scenario, docs/pairs.md for the protocol.
 const LEASE_TTL_MS = 2000;
 type Table = Record<string, number>;
@@ -34,12 +34,12 @@ type Results = {
   log: string[];
 };
 
-let run: UmlRunResult;
+let run: GuestRunResult;
 let r: Results;
 
 beforeAll(async () => {
   findNatsServer();
-  run = await runInUml({
+  run = await runInGuest({
     nodeModule: new URL("./pairs-kernel.guest.ts", import.meta.url).pathname,
     env: { LVSQ_REPO: repoRoot },
     timeoutMs: 160_000,
@@ -50,11 +50,11 @@ beforeAll(async () => {
       `guest scenario failed: ${r.error ?? "incomplete"}\n${r.log.slice(-60).join("\n")}\n--- guest console (tail) ---\n${run.stdout.slice(-4000)}`,
     );
   console.log(
-    `pairs on UML: follower lag ${r.lag!.map((l) => l.followerMs - l.leaderMs).join("/")} ms; takeover ${r.takeover!.ms} ms after kill; partition takeover ${r.partition!.takeoverMs} ms, reconverged ${r.partition!.reconvergedMs} ms after heal`,
+    `pairs on ${run.guest.label}: follower lag ${r.lag!.map((l) => l.followerMs - l.leaderMs).join("/")} ms; takeover ${r.takeover!.ms} ms after kill; partition takeover ${r.partition!.takeoverMs} ms, reconverged ${r.partition!.reconvergedMs} ms after heal`,
   );
 }, 180_000);
 
-describe("director pair on real kernel tables (UML, real nats-server)", () => {
+describe("director pair on real kernel tables (in the guest, real nats-server)", () => {
   it("starts with one leader and one follower and identical tables", () => {
     expect(r.started!.roles.sort()).toEqual(["follower", "leader"]);
     expect(r.started!.a).toEqual(r.started!.b);

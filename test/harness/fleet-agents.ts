@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { Fleet } from "./topology.js";
 
 /**
- * The processes of a multi-site fleet INSIDE the UML guest (see topology.ts): nats-server, the backends,
+ * The processes of a multi-site fleet INSIDE the guest (see topology.ts): nats-server, the backends,
  * lvsq agents and a client, each started in its namespace with `ip netns exec`, their output kept line by
  * line. Every wait is bounded; every process is stopped by its own PID.
  */

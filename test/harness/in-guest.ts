@@ -5,14 +5,15 @@ import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 
 /**
- * Helpers for scenarios running INSIDE the UML guest (see uml.ts): network namespaces, veth pairs,
+ * Helpers for scenarios running INSIDE the guest (see guest.ts; UML or QEMU, the same helpers): network namespaces, veth pairs,
  * bridges, dummy VIP interfaces, loopback HTTP servers, result files. Every process start costs
- * 50-250 ms in the guest, so helpers run one command per step and nothing in a loop.
+ * 50-250 ms (UML) to about 1 s (node under QEMU/TCG) in the guest, so helpers run one command per step and
+ * nothing in a loop.
  */
 
 export function inGuest(): boolean {
   const { env } = process;
-  return env.LVSQ_UML === "1";
+  return env.LVSQ_IN_GUEST === "1";
 }
 
 /** Runs a program synchronously (10 s deadline), returns stdout; throws with its stderr. */
@@ -223,10 +224,10 @@ export function fromHexEndpoint(text: string): string {
   return `${ip}:${Number.parseInt(port, 16)}`;
 }
 
-/** Writes a JSON result file under LVSQ_UML_OUT for the host side to assert on. */
+/** Writes a JSON result file under LVSQ_GUEST_OUT for the host side to assert on. */
 export function writeResult(name: string, data: unknown): void {
   const { env } = process;
-  const path = join(env.LVSQ_UML_OUT ?? ".", name);
+  const path = join(env.LVSQ_GUEST_OUT ?? ".", name);
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, `${JSON.stringify(data, null, 2)}\n`);
 }
@@ -247,5 +248,5 @@ export const SHELL_HELPERS = `
 lvsq_netns() { ip netns add "$1" && ip -n "$1" link set lo up; }
 lvsq_veth() { ip link add "$1" type veth peer name "$2"; [ -n "$3" ] && ip link set "$1" netns "$3"; [ -n "$4" ] && ip link set "$2" netns "$4"; true; }
 lvsq_dummy() { ip link add "$1" type dummy && ip addr add "$2" dev "$1" && ip link set "$1" up; }
-lvsq_result() { cp "$1" "$LVSQ_UML_OUT/"; }
+lvsq_result() { cp "$1" "$LVSQ_GUEST_OUT/"; }
 `;

@@ -1,12 +1,12 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { fromHexEndpoint, kernelHasService, procHexEndpoint, readKernelService } from "./uml-guest.js";
+import { fromHexEndpoint, kernelHasService, procHexEndpoint, readKernelService } from "./in-guest.js";
 
 export { fromHexEndpoint, kernelHasService, readKernelService };
 /** `C0000210:0050` for 192.0.2.16:80, as /proc/net/ip_vs prints it. */
 export const hexEndpoint = procHexEndpoint;
 
 /**
- * A multi-site LVS fleet as network namespaces INSIDE the UML guest (see uml.ts), built with a handful of
+ * A multi-site LVS fleet as network namespaces INSIDE the guest (see guest.ts), built with a handful of
  * `ip -batch` runs because every process start costs 50-250 ms there:
  *
  *   root ns: bridge lvsq-mgmt 203.0.113.1/24 (the scenario itself talks to NATS over it)

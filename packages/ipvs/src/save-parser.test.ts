@@ -5,7 +5,7 @@ import { renderSave } from "./render.js";
 import { parseSave } from "./save-parser.js";
 import { mergeThresholds, parseThresholds } from "./thresholds-parser.js";
 
-// Fixtures are real `ipvsadm -S -n` / `ipvsadm -L -n --thresholds` output captured inside UML (Linux 6.1).
+// Fixtures are real `ipvsadm -S -n` / `ipvsadm -L -n --thresholds` output captured inside the UML test guest (Linux 6.1).
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8");
 const SAVE_FIXTURES = ["save-rich.txt", "save-mixed.txt"];
 
