@@ -58,6 +58,12 @@ services:
 
   it("serves votes received/dropped, real servers per service, applies, leader epoch, role and isolated", async () => {
     const [d1, d2] = directors as [LvsqProcess, LvsqProcess];
+    // "d2 follows d1" comes a few hundred ms after the probe starts, before it has seen `rise` checks of b
+    // pass: failing b then leaves it never voted up, so never added and never removed. Fail it only once
+    // both directors have put both servers in their tables.
+    for (const d of directors)
+      for (const rs of [a, b])
+        await waitForCommand(d, new RegExp(`^ipvsadm -a -t ${VIP} ${rsArg(rs.address)} `));
     b.setStatus(503);
     for (const d of directors)
       await waitForCommand(d, new RegExp(`^ipvsadm -d -t ${VIP} ${rsArg(b.address)}$`));
