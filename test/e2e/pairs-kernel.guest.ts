@@ -259,7 +259,7 @@ ${RS.map((rs) => `      - { address: ${rs}, weight: ${WEIGHTS[rs]} }`).join("\n"
     results.lag = lag;
     save();
 
-    // 2. Kill the leader: the follower leads within lease time + 1 s and keeps applying.
+    // 2. Kill the leader: the follower takes over once the lease lapses, and keeps applying.
     const killed = leaderNow();
     const survivor = killed === a ? b : a;
     const changesBefore = leaderChanges.length;

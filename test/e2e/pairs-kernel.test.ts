@@ -6,6 +6,10 @@ import { resultJson, runInGuest, type GuestRunResult } from "../harness/guest.js
 // A director pair on two real kernel IPVS tables (two network namespaces in one guest), three probe
 // sites and a real nats-server: see pairs-kernel.guest.ts for the scenario, docs/pairs.md for the protocol.
 const LEASE_TTL_MS = 2000;
+// Bounds are set for the slower guest, QEMU under TCG (measured there: follower lag 90-500 ms, takeover
+// 2.0-2.3 s after the kill): a takeover waits for the dead leader's key to expire (the lease), then for
+// the survivor's next lease round (every lease / 6, docs/pairs.md), then for its reaction inside an emulated CPU (≤ 1 s).
+const TAKEOVER_BOUND_MS = LEASE_TTL_MS + LEASE_TTL_MS / 6 + 1000;
 type Table = Record<string, number>;
 type Results = {
   started?: { a: Table; b: Table; roles: string[] };
@@ -66,8 +70,8 @@ describe("director pair on real kernel tables (in the guest, real nats-server)",
       expect(Math.abs(step.followerMs - step.leaderMs), step.change).toBeLessThan(1000);
   });
 
-  it("kill the leader: the follower leads within lease time + 1 s and keeps applying", () => {
-    expect(r.takeover!.ms).toBeLessThan(LEASE_TTL_MS + 1000);
+  it("kill the leader: the follower leads within lease time + one lease round + 1 s and keeps applying", () => {
+    expect(r.takeover!.ms).toBeLessThan(TAKEOVER_BOUND_MS);
     expect(r.afterKill!.survivor).toEqual({ "127.0.0.3:8080": 2, "127.0.0.4:8080": 3 });
   });
 
