@@ -9,6 +9,7 @@ export function logEvent(logger: Logger, event: EngineEvent | DirectorEvent): vo
     case "quorum-unreachable":
     case "removal-limited":
     case "stale":
+    case "seq-reset":
     case "admin-rejected":
     case "apply-error":
       logger.warn(line, describe(event));
@@ -47,6 +48,8 @@ function describe(event: EngineEvent | DirectorEvent): string {
       return `${event.service}: ${event.realServers}/${event.total} real servers without quorum either way, kept as they are`;
     case "removal-limited":
       return `${event.service} ${event.rs} removal held back: ${event.removedInWindow}/${event.max} removals in the window`;
+    case "seq-reset":
+      return `${event.probe}'s seq went back from ${event.fromSeq} to ${event.toSeq} after ${event.silentMs} ms without a newer batch: ordering restarts (probe restarted with its clock behind, or an absurd seq expired)`;
     case "drift-repaired":
       return `kernel table drifted; repaired with ${event.ops} op(s)`;
     case "apply-error":

@@ -88,6 +88,9 @@ export type ServiceState = {
   dirty: boolean;
 };
 
+/** What a probe's next batch is ordered against (see `admitBatch`). */
+export type SeqAnchor = { seq: number; acceptedAt: number };
+
 /**
  * The engine's whole memory. `step` updates it in place and returns it (a reducer over a mutable
  * accumulator, for speed): keep only the latest state, and treat its fields as read-only outside the engine.
@@ -99,7 +102,8 @@ export type DirectorState = {
   /** Services in key order: the order of `desired.services`. */
   byKey: ServiceState[];
   probeSites: Map<string, string>;
-  lastSeq: Map<string, number>;
+  /** Per probe: the seq of its last accepted batch, and when (this director's clock) it was accepted. */
+  lastSeq: Map<string, SeqAnchor>;
   ownedKeys: ReadonlySet<string>;
   startedAt: number | undefined;
   graceOver: boolean;
@@ -252,5 +256,6 @@ export function emptyCounters(): VoteCounters {
       "unknown-real-server": 0,
     },
     adminRejected: 0,
+    seqResets: 0,
   };
 }

@@ -109,9 +109,13 @@ function admitBatch(ctx: StepContext, batch: VoteBatch): ServiceState | undefine
   const site = state.probeSites.get(batch.probe);
   if (site === undefined) return drop(ctx, "unknown-probe", size, batch.probe);
   if (site !== batch.site) return drop(ctx, "site-mismatch", size, `${batch.probe} is in ${site}`);
-  const lastSeq = state.lastSeq.get(batch.probe);
-  if (lastSeq !== undefined && batch.seq <= lastSeq) {
-    return drop(ctx, "replayed-seq", size, `seq ${batch.seq} <= ${lastSeq}`);
+  // Order holds only while the last accepted batch is fresh (within voteTtl). So one batch with an absurd
+  // seq (far future, forged or a bug), or a probe restarted with its clock stepped back, silences that
+  // probe for one voteTtl at most, never until a restart; a replay is dropped while the probe is alive.
+  const anchor = state.lastSeq.get(batch.probe);
+  const behind = anchor !== undefined && batch.seq <= anchor.seq;
+  if (behind && ctx.now - anchor.acceptedAt <= ctx.ttlMs) {
+    return drop(ctx, "replayed-seq", size, `seq ${batch.seq} <= ${anchor.seq}`);
   }
   const svc = state.services.get(batch.service);
   if (svc === undefined) return drop(ctx, "unknown-service", size, batch.service);
@@ -119,7 +123,19 @@ function admitBatch(ctx: StepContext, batch: VoteBatch): ServiceState | undefine
     return drop(ctx, "probe-not-assigned", size, `${batch.probe} does not check ${batch.service}`);
   }
   // Only a batch that counts moves the probe's seq: a dropped (e.g. forged) one must not silence it.
-  state.lastSeq.set(batch.probe, batch.seq);
+  if (behind) {
+    state.counters.seqResets++;
+    ctx.events.push({
+      type: "seq-reset",
+      service: batch.service,
+      probe: batch.probe,
+      site,
+      fromSeq: anchor.seq,
+      toSeq: batch.seq,
+      silentMs: ctx.now - anchor.acceptedAt,
+    });
+  }
+  state.lastSeq.set(batch.probe, { seq: batch.seq, acceptedAt: ctx.now });
   return svc;
 }
 

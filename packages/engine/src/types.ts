@@ -126,7 +126,19 @@ export type EngineEvent =
   | { type: "admin-rejected"; service: string; rs: string; action: AdminAction; why: string }
   | { type: "service-created"; service: string; key: string }
   | { type: "service-removed"; service: string; key: string }
-  | { type: "stale"; service: string; probe: string; site: string; realServers: number; ageMs: number };
+  | { type: "stale"; service: string; probe: string; site: string; realServers: number; ageMs: number }
+  | {
+      /** A probe's seq went backwards after its last accepted batch went stale (restart with a clock
+       * stepped back, or the end of a silence forced by an absurd seq): ordering starts again from here. */
+      type: "seq-reset";
+      service: string;
+      probe: string;
+      site: string;
+      fromSeq: number;
+      toSeq: number;
+      /** How long ago the batch that set `fromSeq` was accepted. */
+      silentMs: number;
+    };
 
 export type EngineEventType = EngineEvent["type"];
 
@@ -136,4 +148,6 @@ export type VoteCounters = {
   votes: number;
   dropped: Record<DropReason, number>;
   adminRejected: number;
+  /** Batches accepted although their seq was not newer, because the last accepted one had gone stale. */
+  seqResets: number;
 };
