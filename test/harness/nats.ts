@@ -39,6 +39,14 @@ export type NatsServerOptions = {
   extraConfig?: string;
   /** Start deadline (default 10 s). */
   startTimeoutMs?: number;
+  /** `server_name` (default lvsq_test_<pid>); unique per node of a cluster. */
+  serverName?: string;
+  /** A cluster member: its route port (chosen by the caller, see nats-cluster.ts) and every route. */
+  cluster?: { name: string; port: number; routes: readonly number[] };
+  /** Accept leaf node connections on this port. */
+  leafListenPort?: number;
+  /** A leaf node: the hub's leaf ports it connects to. */
+  leafRemotes?: readonly number[];
 };
 
 const running = new Set<ChildProcess>();
@@ -67,9 +75,27 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   let stderr = "";
 
   const writeConfig = async (listenPort: number | "-1") => {
-    const lines = [`listen: "127.0.0.1:${listenPort}"`, `server_name: lvsq_test_${process.pid}`];
+    const lines = [
+      `listen: "127.0.0.1:${listenPort}"`,
+      `server_name: ${options.serverName ?? `lvsq_test_${process.pid}`}`,
+    ];
     if (options.jetstream ?? true) {
       lines.push(`jetstream { store_dir: ${JSON.stringify(join(dir, "js"))} }`);
+    }
+    const { cluster } = options;
+    if (cluster) {
+      const routes = cluster.routes.map((p) => `"nats-route://127.0.0.1:${p}"`).join(", ");
+      lines.push(
+        `cluster { name: ${cluster.name}, listen: "127.0.0.1:${cluster.port}", routes: [${routes}] }`,
+      );
+    }
+    if (options.leafListenPort !== undefined) {
+      lines.push(`leafnodes { listen: "127.0.0.1:${options.leafListenPort}" }`);
+    }
+    if (options.leafRemotes) {
+      // One remote with every hub URL: one remote per URL of the same cluster is a loop to nats-server.
+      const urls = options.leafRemotes.map((p) => `"nats-leaf://127.0.0.1:${p}"`).join(", ");
+      lines.push(`leafnodes { remotes: [{ urls: [${urls}] }] }`);
     }
     if (options.extraConfig) lines.push(options.extraConfig);
     await writeFile(join(dir, "nats.conf"), `${lines.join("\n")}\n`);

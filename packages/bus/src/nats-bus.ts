@@ -42,6 +42,7 @@ export class NatsBus implements Bus {
   readonly name: string;
   readonly logger: Logger;
   readonly kvTimeoutMs: number;
+  private readonly replicas: number | undefined;
   private readonly inbound: Inbound;
   private nc: NatsConnection | undefined;
   private connected = false;
@@ -60,6 +61,7 @@ export class NatsBus implements Bus {
     this.name = options.name;
     this.logger = options.logger;
     this.kvTimeoutMs = options.kvTimeoutMs ?? 2_000;
+    this.replicas = options.replicas;
     this.inbound = new Inbound(options.logger);
     this.firstConnect = new Promise((resolve) => {
       this.markFirstConnect = resolve;
@@ -85,6 +87,14 @@ export class NatsBus implements Bus {
 
   connection(): NatsConnection | undefined {
     return this.connected ? this.nc : undefined;
+  }
+
+  /** KV replicas: the configured number, else 3 on a cluster of 3 or more nodes, else 1. */
+  kvReplicas(): { replicas: number; configured: boolean } {
+    if (this.replicas !== undefined) return { replicas: this.replicas, configured: true };
+    const servers = [this.connectionOptions.servers ?? []].flat().length;
+    const announced = this.nc?.info?.connect_urls?.length ?? 0;
+    return { replicas: Math.max(servers, announced) >= 3 ? 3 : 1, configured: false };
   }
 
   onReconnect(listener: () => void): () => void {

@@ -26,6 +26,11 @@ export type NatsBusOptions = {
   firstConnectWaitMs?: number;
   /** Deadline of each KV operation (default 2000 ms). */
   kvTimeoutMs?: number;
+  /**
+   * Replicas of the KV buckets this bus creates (JetStream `num_replicas`, 1-5). Default: 3 when the cluster
+   * has at least 3 nodes (counted from `servers` and the members the server announces), else 1.
+   */
+  replicas?: number;
 };
 
 /**

@@ -13,6 +13,7 @@ export interface KvHost {
   onReconnect(listener: () => void): () => void;
   readonly logger: Logger;
   readonly kvTimeoutMs: number;
+  kvReplicas(): { replicas: number; configured: boolean };
 }
 
 const WATCH_RETRY_MS = 1_000;
@@ -27,24 +28,53 @@ export class NatsKv implements Kv {
     private readonly options: KvBucketOptions,
   ) {}
 
-  /** Creates the bucket, or aligns an existing bucket's max age with `ttlMs` (a changed lease time). */
+  /**
+   * Creates the bucket, or aligns an existing one: its max age with `ttlMs` (a changed lease time), and its
+   * replicas with the wanted number (raised when the cluster grew; lowered only when configured so).
+   */
   async open(): Promise<KV> {
     const nc = this.host.connection();
     if (!nc) throw busUnavailable(`kv ${this.bucket}`);
     if (this.opened?.nc === nc) return this.opened.kv;
     const js = jetstream(nc, { timeout: this.host.kvTimeoutMs });
-    const kv = await new Kvm(js).create(this.bucket, {
-      history: this.options.history ?? 1,
-      ...(this.options.ttlMs ? { ttl: this.options.ttlMs } : {}),
-    });
+    const { replicas, configured } = this.host.kvReplicas();
+    let kv: KV;
+    try {
+      kv = await new Kvm(js).create(this.bucket, {
+        history: this.options.history ?? 1,
+        replicas,
+        ...(this.options.ttlMs ? { ttl: this.options.ttlMs } : {}),
+      });
+    } catch (error) {
+      if (replicas > 1 && /insufficient resources|no suitable peers|replicas > 1 not supported/i.test(errorText(error))) {
+        throw new LvsqError(
+          "bus_unavailable",
+          `kv ${this.bucket}: JetStream cannot place ${replicas} replicas (${errorText(error)}); set nats.replicas to at most the cluster's node count`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
     const ttlMs = this.options.ttlMs ?? 0;
     const status = await kv.status();
-    if (status.ttl !== ttlMs) {
+    const config = status.streamInfo.config;
+    const current = config.num_replicas || 1;
+    const rescale = current !== replicas && (configured || replicas > current);
+    if (status.ttl !== ttlMs || rescale) {
       const jsm = await jetstreamManager(nc, { timeout: this.host.kvTimeoutMs });
-      await jsm.streams.update(status.streamInfo.config.name, { max_age: nanos(ttlMs) });
+      await jsm.streams.update(config.name, {
+        ...(status.ttl !== ttlMs ? { max_age: nanos(ttlMs) } : {}),
+        ...(rescale ? { num_replicas: replicas } : {}),
+      });
       this.host.logger.info(
-        { bucket: this.bucket, oldTtlMs: status.ttl, ttlMs },
-        "bus: kv bucket max age changed",
+        {
+          bucket: this.bucket,
+          oldTtlMs: status.ttl,
+          ttlMs,
+          oldReplicas: current,
+          replicas: rescale ? replicas : current,
+        },
+        "bus: kv bucket settings changed",
       );
     }
     this.opened = { nc, kv };

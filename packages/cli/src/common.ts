@@ -53,6 +53,7 @@ export async function connectBus(config: FleetConfig, name: string, logger: Logg
     logger,
     ...(config.nats.creds ? { creds: config.nats.creds } : {}),
     ...(config.nats.tls ? { tls: config.nats.tls } : {}),
+    ...(config.nats.replicas ? { replicas: config.nats.replicas } : {}),
   });
 }
 

@@ -68,6 +68,8 @@ export const FleetConfigInput = z.strictObject({
         )
         .min(1),
       creds: z.string().min(1).optional(),
+      /** KV bucket replicas; default 3 on a cluster of 3 or more nodes, else 1 (see the bus). */
+      replicas: z.number().int().min(1).max(5).optional(),
       tls: z
         .strictObject({ ca: z.string().optional(), cert: z.string().optional(), key: z.string().optional() })
         .optional(),
