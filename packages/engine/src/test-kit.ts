@@ -1,8 +1,8 @@
 import { type FleetConfig, parseConfig } from "@lvsq/config";
 import type { IpvsTable, VoteBatch, VoteState } from "@lvsq/protocol";
 import type { DirectorState } from "./model.js";
-import { initialState, step } from "./step.js";
-import type { AdminCommand, EngineEvent, EngineInput, StepResult } from "./types.js";
+import { initialState, type StepResult, step } from "./step.js";
+import type { AdminCommand, EngineEvent, EngineInput } from "./types.js";
 
 /**
  * Test helpers (used by the engine's own tests only): a small fleet config builder and a simulator that
