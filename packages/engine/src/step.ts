@@ -164,7 +164,9 @@ function applyVotes(ctx: StepContext, batch: VoteBatch): void {
       }
     }
     const slot = rs * probes + probe;
-    if (recordVote(svc.votes, slot, voteCode(vote.state), vote.weight, vote.reason, now, ttlMs)) {
+    if (
+      recordVote(svc.votes, slot, voteCode(vote.state), vote.weight, vote.reason, vote.pending, now, ttlMs)
+    ) {
       evaluate(ctx, svc, rs);
     }
   }

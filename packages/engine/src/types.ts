@@ -1,5 +1,5 @@
 import type { FleetConfig } from "@lvsq/config";
-import type { AdminAction, IpvsTable, VoteBatch, VoteState } from "@lvsq/protocol";
+import type { AdminAction, IpvsTable, VoteBatch, VotePending, VoteState } from "@lvsq/protocol";
 
 /** An operator's override for one real server (the body of an `lvsq_<cluster>_admin` record). */
 export type AdminCommand = {
@@ -66,6 +66,8 @@ export type VoteView = {
   ageMs: number | null;
   reason: string;
   weight?: number;
+  /** The probe's flip under way: its last checks disagree with this vote (see the protocol's VotePending). */
+  pending?: VotePending;
 };
 
 type RsEvent = { service: string; rs: string; tally: Tally; votes: VoteView[] };

@@ -3,7 +3,7 @@ import { LVSQ_VERSION, type ProbeHeartbeat, subjects, type VoteBatch } from "@lv
 import { every, type Logger, type ProbeMetrics } from "@lvsq/runtime";
 import { ConcurrencyLimiter } from "./limiter.js";
 import type { CheckRunner, ProbeBus } from "./ports.js";
-import { applyResult, initialRiseFall, type RiseFallState, voteOf } from "./rise-fall.js";
+import { applyResult, initialRiseFall, pendingOf, type RiseFallState, voteOf } from "./rise-fall.js";
 
 export type ProbeOptions = {
   config: FleetConfig;
@@ -198,6 +198,7 @@ export class ProbeAgent {
 
   private votesOf(serviceId: string): VoteBatch["votes"] {
     const votes: VoteBatch["votes"] = [];
+    const check = this.config.services[serviceId]?.check;
     for (const target of this.byService.get(serviceId) ?? []) {
       const s = target.state;
       votes.push({
@@ -207,6 +208,7 @@ export class ProbeAgent {
         latencyMs: Math.round(s.latencyMs * 1000) / 1000,
         reason: s.reason.slice(0, 256),
         ...(s.weight !== undefined && voteOf(s) === "up" ? { weight: s.weight } : {}),
+        ...(check ? pendingField(s, check) : {}),
       });
     }
     return votes;
@@ -262,4 +264,9 @@ export class ProbeAgent {
   private stopTimers(): void {
     for (const timer of this.timers.splice(0)) timer.stop();
   }
+}
+
+function pendingField(state: RiseFallState, limits: { rise: number; fall: number }) {
+  const pending = pendingOf(state, limits);
+  return pending ? { pending } : {};
 }

@@ -39,3 +39,16 @@ export function freshnessOf(item) {
   if (item.lastSeenAt === null) return "missing";
   return ageOf(item.ageMs) <= view.snapshot.staleAfterMs ? "fresh" : "stale";
 }
+
+/** A probe's flip under way, in the words `lvsq explain` and `lvsq status` use: `rising 1/2`, `falling 2/3`. */
+export function flipText(pending) {
+  if (!pending) return "";
+  return `${pending.state === "up" ? "rising" : "falling"} ${pending.count}/${pending.needed}`;
+}
+
+/** One vote in words: `down "HTTP 503"`, or `down, rising 1/2, last check "HTTP 200"` during a flip. */
+export function voteText(v) {
+  const flip = flipText(v.pending);
+  if (flip) return `${v.state}, ${flip}${v.reason ? `, last check "${v.reason}"` : ""}`;
+  return `${v.state}${v.reason ? ` "${v.reason}"` : ""}`;
+}

@@ -1,10 +1,10 @@
 // The services grid (one cell per real server, coloured by state) and the detail panel of the selected one.
-import { ago, ageOf, clock, h, view } from "./dom.js";
+import { ago, ageOf, clock, flipText, h, view, voteText } from "./dom.js";
 
 function voteLines(rs) {
   const lines = [`${rs.address}: ${rs.state} (${rs.source})`];
   for (const site of rs.sites) {
-    const votes = site.votes.map((v) => `${v.probe} ${v.state}${v.reason ? ` "${v.reason}"` : ""}`);
+    const votes = site.votes.map((v) => `${v.probe} ${voteText(v)}`);
     lines.push(`${site.site} → ${site.verdict}: ${votes.join(", ") || "no votes"}`);
   }
   const q = rs.quorum;
@@ -117,7 +117,7 @@ export function renderDetail() {
         h("th", {}, "vote"),
         h("th", {}, "age"),
         h("th", {}, "latency"),
-        h("th", {}, "reason"),
+        h("th", {}, "last check"),
       ),
       rs.sites.flatMap((site) =>
         (site.votes.length ? site.votes : [null]).map((v, i) =>
@@ -127,7 +127,12 @@ export function renderDetail() {
             h("td", {}, i === 0 ? site.site : ""),
             h("td", {}, i === 0 ? site.verdict : ""),
             h("td", {}, v ? v.probe : "(no vote)"),
-            h("td", { class: v ? `type-${v.state}` : "" }, v ? v.state : ""),
+            h(
+              "td",
+              { class: v ? `type-${v.state}` : "", "data-pending": v?.pending ? flipText(v.pending) : null },
+              v ? v.state : "",
+              v?.pending ? h("span", { class: "flip" }, `, ${flipText(v.pending)}`) : null,
+            ),
             h("td", {}, v ? ago(ageOf(v.ageMs)) : ""),
             h("td", {}, v ? `${v.latencyMs} ms` : ""),
             h("td", {}, v ? v.reason : ""),
