@@ -127,7 +127,7 @@ describe("ProbeAgent", () => {
         return runCheck(check, target, options);
       if (successes++ === 0) return { verdict: "up", latencyMs: 1, reason: "connected" };
       return new Promise((resolve) =>
-        options.signal?.addEventListener("abort", () =>
+        options?.signal?.addEventListener("abort", () =>
           resolve({ verdict: "abstain", latencyMs: 0, reason: "cancelled" }),
         ),
       );
