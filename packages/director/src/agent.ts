@@ -1,4 +1,4 @@
-import type { Bus, BusSubscription } from "@lvsq/bus";
+import type { BusSubscription } from "@lvsq/bus";
 import type { FleetConfig } from "@lvsq/config";
 import {
   type AdminCommand,
@@ -11,9 +11,9 @@ import {
   type StepResult,
   step,
 } from "@lvsq/engine";
-import type { IpvsDriver } from "@lvsq/ipvs";
 import { type DirectorRole, type IpvsTable, subjects, VoteBatch } from "@lvsq/protocol";
-import { type DirectorMetrics, every, type Logger } from "@lvsq/runtime";
+import { every } from "@lvsq/runtime";
+import type { DirectorOptions } from "./agent-options.js";
 import { AdminWatch } from "./admin-watch.js";
 import { finishDrains } from "./drain-watch.js";
 import { PairCoordinator } from "./pair-coordinator.js";
@@ -22,27 +22,10 @@ import { pairOf } from "./pair-records.js";
 import { type DirectorCounts, emptyCounts, publishHeartbeat } from "./heartbeat.js";
 import { KernelTable } from "./kernel-table.js";
 import { VoteIntake } from "./vote-intake.js";
-import { type AnyDirectorEvent, explainAnswer, publishEvent, RoleLog } from "./publish.js";
+import { type AnyDirectorEvent, explainAnswer, publishEvent } from "./publish.js";
+import { RoleLog } from "./role-log.js";
 
-export type DirectorOptions = {
-  config: FleetConfig;
-  directorId: string;
-  bus: Bus;
-  driver: IpvsDriver;
-  logger: Logger;
-  /** `standalone` in `lvsq run`; otherwise leader/follower/isolated from the bus state. */
-  standalone?: boolean;
-  now?: () => number;
-  tickMs?: number;
-  heartbeatMs?: number;
-  ipvsadm?: string;
-  /** Pair lease round period (default leaseTtl/6); "manual" = the caller drives `pair.poll()` (simulations). */
-  pairPollMs?: number | "manual";
-  /** Observer of every table handed to the apply loop, with the epoch it belongs to (tests, bench). */
-  onSubmit?: (table: IpvsTable, epoch: number) => void;
-  /** Prometheus metrics (`--metrics`). */
-  metrics?: DirectorMetrics;
-};
+export type { DirectorOptions } from "./agent-options.js";
 
 /**
  * The director agent: votes from the bus → engine.step → ipvs plan/apply, coalesced to one batch in flight.
@@ -75,7 +58,6 @@ export class DirectorAgent {
     this.state = initialState(this.config, options.directorId);
     this.owned = ownedServiceKeys(this.config);
     this.intake = new VoteIntake(this.counts, options.metrics, options.logger, this.now);
-    this.roleLog = new RoleLog(options.logger);
     this.kernel = new KernelTable({
       driver: options.driver,
       logger: options.logger,
@@ -87,6 +69,7 @@ export class DirectorAgent {
       ipvsadm: options.ipvsadm,
       metrics: options.metrics,
       onSubmit: options.onSubmit,
+      dryRun: options.dryRun,
     });
     const pair = options.standalone ? undefined : pairOf(this.config, options.directorId);
     if (pair !== undefined) {
@@ -102,6 +85,7 @@ export class DirectorAgent {
         ...(options.pairPollMs !== undefined ? { pollMs: options.pairPollMs } : {}),
       });
     }
+    this.roleLog = new RoleLog(options.logger, () => this.role, this.pairing);
   }
 
   static async start(options: DirectorOptions): Promise<DirectorAgent> {
@@ -145,6 +129,9 @@ export class DirectorAgent {
     );
     await this.pairing?.start();
     this.begun = true;
+    this.roleLog.note();
+    const offStatus = bus.onStatus((status) => this.roleLog.busStatus(status.type));
+    this.timers.push({ stop: offStatus });
     if (!this.options.standalone) {
       this.adminWatch = new AdminWatch(bus, config.cluster, (command) => void this.admin(command), logger);
       await this.adminWatch.start();
@@ -190,11 +177,14 @@ export class DirectorAgent {
 
   /** Applies a new, already validated config (SIGHUP); services it adds adopt what the kernel has. */
   async reload(config: FleetConfig): Promise<void> {
+    const before = this.owned;
     this.config = config;
     this.owned = ownedServiceKeys(config);
+    this.kernel.retire([...before].filter((key) => !this.owned.has(key)));
     this.feed({ type: "config", config, now: this.now() });
     await this.kernel.idle();
-    this.feed({ type: "observed", table: await this.kernel.read(), now: this.now() });
+    const kernel = await this.kernel.read();
+    this.feed({ type: "observed", table: kernel, now: this.now() });
     this.emit({ type: "config-reloaded", service: "*", services: Object.keys(config.services).length });
   }
 
@@ -227,6 +217,7 @@ export class DirectorAgent {
   async stop(): Promise<void> {
     this.stopped = true;
     this.kernel.halt();
+    this.roleLog.stop();
     this.adminWatch?.stop();
     await this.pairing?.stop();
     for (const timer of this.timers.splice(0)) timer.stop();
@@ -283,8 +274,8 @@ export class DirectorAgent {
   }
 
   private publishHeartbeat(): void {
+    if (this.begun) this.roleLog.note();
     const role = this.role;
-    if (this.begun) this.roleLog.note(role);
     publishHeartbeat(this.options.bus, {
       config: this.config,
       director: this.options.directorId,

@@ -18,6 +18,8 @@ export type KernelTableOptions = {
   now: () => number;
   ipvsadm?: string | undefined;
   metrics?: DirectorMetrics | undefined;
+  /** `--dry-run`: the driver writes to an in-memory copy, and the log says so. */
+  dryRun?: boolean | undefined;
   /** Observer of every table handed to the apply loop, with the epoch it belongs to (tests, bench). */
   onSubmit?: ((table: IpvsTable, epoch: number) => void) | undefined;
 };
@@ -30,6 +32,9 @@ export type KernelTableOptions = {
  */
 export class KernelTable {
   private readonly loop: ApplyLoop;
+  /** Services a reload removed from the config: still written (deleted) until the kernel no longer has them. */
+  private readonly retiring = new Set<string>();
+  private last: { table: IpvsTable; epoch: number } | undefined;
   private submitted = 0;
   private repairSoon = false;
   private stopped = false;
@@ -40,15 +45,59 @@ export class KernelTable {
   appliedEpoch = 0;
 
   constructor(private readonly options: KernelTableOptions) {
-    this.loop = new ApplyLoop(options.driver, options.owned, options.logger, (outcome) =>
-      this.onApplied(outcome),
+    this.loop = new ApplyLoop(
+      options.driver,
+      () => this.writable(),
+      options.logger,
+      (outcome) => this.onApplied(outcome),
     );
   }
 
-  /** Reads the kernel table (at start and after a reload) and records its digest. */
+  /**
+   * A reload removed these services from the config: delete them from the kernel (every real server, then
+   * the service), whatever the director's role, and retry until they are gone. They were this director's
+   * until now; left in the kernel they would go on taking traffic that nobody checks.
+   */
+  retire(keys: Iterable<string>): void {
+    const owned = this.options.owned();
+    for (const key of this.retiring) if (owned.has(key)) this.retiring.delete(key);
+    const added: string[] = [];
+    for (const key of keys) {
+      if (owned.has(key) || this.retiring.has(key)) continue;
+      this.retiring.add(key);
+      added.push(key);
+    }
+    if (added.length === 0) return;
+    this.options.logger.info(
+      { services: added },
+      "removed from the config: deleting from the kernel table (no longer owned or checked)",
+    );
+    // The newest table asked for, or the kernel as last seen: either way without the retired services.
+    const again = this.last ?? {
+      table: this.loop.lastObserved ?? { services: [] },
+      epoch: this.appliedEpoch,
+    };
+    this.submit(again.table, again.epoch);
+  }
+
+  /**
+   * Reads the kernel table (at start and after a reload) and records its digest. Virtual services the
+   * config does not have are never touched (an operator's, another tool's, or one removed from the config
+   * while this director was down: it cannot tell which); it says so, so none goes unchecked unnoticed.
+   */
   async read(): Promise<IpvsTable> {
     const table = await this.loop.read();
-    this.digest = ownedDigest(table, this.options.owned());
+    const owned = this.options.owned();
+    this.digest = ownedDigest(table, owned);
+    this.pruneRetired();
+    const unowned = table.services
+      .map((s) => s.key)
+      .filter((key) => !owned.has(key) && !this.retiring.has(key));
+    if (unowned.length > 0)
+      this.options.logger.warn(
+        { services: unowned },
+        "kernel services not in the config: left alone, not checked (delete them with ipvsadm -D if stale)",
+      );
     return table;
   }
 
@@ -58,8 +107,12 @@ export class KernelTable {
 
   /** Asks for `table` in the kernel; `appliedEpoch` moves once the loop has written it without error. */
   submit(table: IpvsTable, epoch: number): void {
-    this.options.onSubmit?.(table, epoch);
-    this.loop.submit(table);
+    this.last = { table, epoch };
+    const retiring = this.retiring;
+    const wanted =
+      retiring.size === 0 ? table : { services: table.services.filter((s) => !retiring.has(s.key)) };
+    this.options.onSubmit?.(wanted, epoch);
+    this.loop.submit(wanted);
     const ticket = ++this.submitted;
     const { counts } = this.options;
     const errors = counts.applyErrors;
@@ -75,6 +128,7 @@ export class KernelTable {
     this.repairSoon = false;
     const ops = await this.loop.reconcile();
     this.digest = ownedDigest(this.loop.lastObserved, this.options.owned());
+    this.pruneRetired();
     if (ops.length > 0) {
       this.options.counts.driftRepairs++;
       this.options.metrics?.driftRepairs.inc();
@@ -102,6 +156,19 @@ export class KernelTable {
     this.stopped = true;
   }
 
+  /** What the apply loop may write: the owned services, and the retired ones until they are deleted. */
+  private writable(): ReadonlySet<string> {
+    const owned = this.options.owned();
+    if (this.retiring.size === 0) return owned;
+    return new Set([...owned, ...this.retiring]);
+  }
+
+  private pruneRetired(): void {
+    if (this.retiring.size === 0) return;
+    const inKernel = new Set(this.loop.lastObserved?.services.map((s) => s.key));
+    for (const key of this.retiring) if (!inKernel.has(key)) this.retiring.delete(key);
+  }
+
   private onApplied(outcome: ApplyOutcome): void {
     const { counts, logger, metrics, now } = this.options;
     this.lastApplyAt = now();
@@ -111,14 +178,18 @@ export class KernelTable {
     metrics?.recordApply(!outcome.error, outcome.durationMs);
     if (!outcome.error) {
       counts.applies++;
+      this.pruneRetired();
       logger.info(
         {
           op: "apply",
           ops: outcome.ops.length,
           durationMs: Math.round(outcome.durationMs * 100) / 100,
           drift: outcome.drift,
+          ...(this.options.dryRun ? { dryRun: true } : {}),
         },
-        "applied to the kernel table",
+        this.options.dryRun
+          ? "dry-run: applied to the in-memory copy of the table; the kernel table was not changed"
+          : "applied to the kernel table",
       );
       // Beat at once when the table changed: otherwise `lvsq status` compares a fresh digest with a partner's
       // up to one heartbeat old and flags a healthy pair as TABLE DIFFERS FROM PAIR after every transition.
