@@ -116,7 +116,7 @@ function drop(ctx: StepContext, reason: DropReason, votes: number, detail: strin
   return undefined;
 }
 
-/** The checks a director applies to every batch (DESIGN §3), in order; the first failure drops it. */
+/** The checks a director applies to every batch (docs/decisions.md, "Votes"), in order; the first failure drops it. */
 function admitBatch(ctx: StepContext, batch: VoteBatch): ServiceState | undefined {
   const { state } = ctx;
   const size = batch.votes.length;

@@ -156,6 +156,28 @@ describe("ProbeAgent", () => {
     expect(settled).not.toHaveProperty("pending");
   });
 
+  it("says in its next heartbeat that it was cut off since the previous one", async () => {
+    const bus = new FakeBus();
+    agents.push(
+      new ProbeAgent({ config, probeId: "p1", bus, runCheck, logger: silent, heartbeatIntervalMs: 50 }),
+    );
+    const beats = () =>
+      bus.published
+        .filter((p) => p.subject === "lvsq.t.status.probe.p1")
+        .map((p) => p.payload as { connected: boolean });
+    await until("a heartbeat", () => beats().length > 0);
+    expect(beats().every((b) => b.connected)).toBe(true);
+    bus.setConnected(false);
+    bus.setConnected(true);
+    const count = beats().length;
+    await until("the next two heartbeats", () => beats().length >= count + 2);
+    expect(
+      beats()
+        .slice(count, count + 2)
+        .map((b) => b.connected),
+    ).toEqual([false, true]);
+  });
+
   it("holds only the latest state while disconnected and republishes it on reconnect", async () => {
     health.set("127.0.0.2:80", "up").set("127.0.0.3:80", "up");
     const bus = new FakeBus();

@@ -53,6 +53,8 @@ export class ProbeAgent {
   private stopped = false;
   private readonly unsubscribe: () => void;
   private checksInWindow = 0;
+  /** Set when the bus dropped since the last heartbeat sent: the next one says `connected: false`. */
+  private disconnectedSinceBeat = false;
   private windowStart: number;
   readonly stats: ProbeStats = {
     checksTotal: 0,
@@ -79,6 +81,7 @@ export class ProbeAgent {
       if (status.type !== "connected" && status.type !== "reconnected" && status.type !== "disconnected")
         return;
       const connected = status.type !== "disconnected";
+      if (!connected) this.disconnectedSinceBeat = true;
       options.logger.info(
         { probe: options.probeId, connected },
         connected ? "bus connected: republishing full state" : "bus disconnected: holding latest state",
@@ -252,12 +255,17 @@ export class ProbeAgent {
       checksPerSecond: Math.round((this.checksInWindow * 1000 * 10) / windowMs) / 10,
       checksTotal: this.stats.checksTotal,
       errorsTotal: this.stats.errorsTotal,
-      connected: this.options.bus.isConnected(),
+      // A heartbeat only goes out while connected: it says whether the probe was cut off since the last one.
+      connected: this.options.bus.isConnected() && !this.disconnectedSinceBeat,
     };
     this.checksInWindow = 0;
     this.windowStart = now;
     if (this.options.bus.isConnected()) {
-      this.options.bus.publish(subjects.probeStatus(this.config.cluster, this.options.probeId), heartbeat);
+      const sent = this.options.bus.publish(
+        subjects.probeStatus(this.config.cluster, this.options.probeId),
+        heartbeat,
+      );
+      if (sent) this.disconnectedSinceBeat = false;
     }
   }
 
