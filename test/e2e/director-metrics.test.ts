@@ -58,6 +58,10 @@ services:
 
   it("serves votes received/dropped, real servers per service, applies, leader epoch, role and isolated", async () => {
     const [d1, d2] = directors as [LvsqProcess, LvsqProcess];
+    // Both backends in both tables first: the directors can be up before the probe's first `rise` checks.
+    for (const d of directors)
+      for (const x of [a, b])
+        await waitForCommand(d, new RegExp(`^ipvsadm -a -t ${VIP} ${rsArg(x.address)} `));
     b.setStatus(503);
     for (const d of directors)
       await waitForCommand(d, new RegExp(`^ipvsadm -d -t ${VIP} ${rsArg(b.address)}$`));
