@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Director figures (DESIGN §8, issue 6):
+// Director figures (the targets are in docs/architecture.md, "Performance targets"):
 //  1. on the HOST: votes/s a director ingests over a real nats-server on one core (the director process is
 //     pinned with taskset when there are 2+ cores), batches of 100 steady-state votes from 5 probes published
 //     by a separate process, 10,000 real servers; then the director's RSS holding all 10,000 × 5 votes.

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Prints the branch coverage of the engine's quorum and vote-store modules (the figures issue 3 asks for);
+// Prints the branch coverage of the engine's quorum and vote-store modules (they decide what leaves a table);
 // vitest's thresholds in vitest.config.ts already fail the run below 100 %.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";

@@ -40,7 +40,8 @@ ${BACKENDS.map((b) => `      - { address: ${realServerOf(b)}, weight: 1 }`).join
  *
  * The unknown-service/real-server batches speak as `probe-z`, a configured probe that never runs: a forged
  * batch with a newer seq in a live probe's name would pass the seq check and so move that probe's last
- * seq (DESIGN §3 checks seq before service), which is a different attack (see the report to the lead).
+ * seq (the engine checks seq before the service: docs/decisions.md, "Votes"). That is a different attack,
+ * one only NATS authorization stops (docs/operations.md, "Securing NATS").
  */
 export type ForgedMessage = { kind: string; subject: string; data: string };
 

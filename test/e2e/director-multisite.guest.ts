@@ -13,7 +13,7 @@ import {
 } from "../harness/fleet-agents.js";
 import { poll, siteVerdicts, watchBus, watchKernelTable } from "../harness/fleet-watch.js";
 import { buildFleet, parkInNetns, setSiteBackendLink } from "../harness/topology.js";
-import { writeResult } from "../harness/in-guest.js";
+import { observe, scenarioRecord, writeResult } from "../harness/in-guest.js";
 import { forgedMessages, MULTISITE, multisiteYaml, realServerOf } from "./director-multisite.fleet.js";
 
 const { env } = process;
@@ -23,20 +23,7 @@ const { CLUSTER, VIP, BACKENDS, TIMERS: T } = MULTISITE;
 const OUTAGE_MS = 30_000;
 const rs = realServerOf;
 
-const results: Record<string, unknown> = {};
-const save = () => writeResult("results.json", results);
-async function step(name: string, body: () => Promise<unknown>): Promise<void> {
-  const started = Date.now();
-  try {
-    results[name] = await body();
-  } catch (error) {
-    results[name] = { error: String((error as Error).stack ?? error) };
-  }
-  console.log(`step ${name}: ${Date.now() - started} ms`);
-  save();
-}
-/** An observation window: the point is that nothing happens during it, so it is a fixed wait. */
-const observe = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const { results, save, step } = scenarioRecord();
 
 const fleet = buildFleet({ sites: ["a", "b", "c"], backends: BACKENDS, vip: VIP });
 const config = join(out, "fleet.yaml");

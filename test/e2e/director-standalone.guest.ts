@@ -5,7 +5,9 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   addDummyVip,
+  kernelHasService,
   readKernelService,
+  run,
   closeHttpServers,
   type LoopbackHttpServer,
   runAsync,
@@ -31,9 +33,12 @@ async function main() {
   addDummyVip("vip0", ["192.0.2.10/32"]);
   let backends: LoopbackHttpServer[] = await startHttpServers(["127.0.0.2", "127.0.0.3"], 8080);
   const sorry = await startHttpServers(["127.0.0.9"], 8080);
+  const api = await startHttpServers(["127.0.0.4"], 8080);
+  // Somebody else's service, made before lvsq starts: no config of this scenario has it.
+  run(["ipvsadm", "-A", "-t", "192.0.2.12:80", "-s", "rr"]);
+  run(["ipvsadm", "-a", "-t", "192.0.2.12:80", "-r", "127.0.0.5:8080", "-m", "-w", "1"]);
   const config = join(out, "seed.yaml");
-  writeFileSync(
-    config,
+  const yaml = (withApi: boolean) =>
     `# the seed example's story with test addresses and short timers
 cluster: seed
 defaults: { check: { type: http, path: /, interval: ${interval}ms, timeout: ${timeout}ms, fall: ${fall}, rise: 1 } }
@@ -48,8 +53,8 @@ services:
     realServers:
       - { address: 127.0.0.2:8080, weight: 1 }
       - { address: 127.0.0.3:8080, weight: 3 }
-`,
-  );
+${withApi ? "  api:\n    vip: 192.0.2.11:80\n    forwarding: nat\n    realServers: [{ address: 127.0.0.4:8080 }]\n" : ""}`;
+  writeFileSync(config, yaml(true));
   // On the guest's own tmpfs: a Unix socket on the shared root does not connect under QEMU (9p).
   const socket = "/run/lvsq-control.sock";
   const lines: string[] = [];
@@ -76,6 +81,11 @@ services:
           ? t
           : undefined;
       },
+      20_000,
+    );
+    results.apiIn = await waitFor(
+      "the api service in",
+      () => (readKernelService("self", "192.0.2.11", 80)["127.0.0.4:8080"] === 1 ? true : undefined),
       20_000,
     );
     results.curl = await runAsync(["curl", "-s", "--max-time", "2", "http://192.0.2.10/"]).catch(
@@ -123,6 +133,23 @@ services:
     );
     save();
 
+    // The operator takes `api` out of the config and reloads: lvsq deletes what it owned until now, and
+    // leaves the service it never owned exactly as it was.
+    writeFileSync(config, yaml(false));
+    const reloadAt = Date.now();
+    agent.kill("SIGHUP");
+    results.apiRemoved = await waitFor(
+      "the api service deleted after the reload",
+      () => (!kernelHasService("self", "192.0.2.11", 80) ? { ms: Date.now() - reloadAt } : undefined),
+      20_000,
+    );
+    results.handmade = {
+      present: kernelHasService("self", "192.0.2.12", 80),
+      table: readKernelService("self", "192.0.2.12", 80),
+    };
+    results.webAfterReload = kernelTable();
+    save();
+
     results.explain = await runAsync(
       [
         "env",
@@ -145,7 +172,7 @@ services:
     results.tableAfterStop = kernelTable();
     results.log = lines;
     save();
-    await closeHttpServers([...backends, ...sorry]).catch(() => {});
+    await closeHttpServers([...backends, ...sorry, ...api]).catch(() => {});
   }
 }
 

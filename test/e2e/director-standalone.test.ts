@@ -10,6 +10,10 @@ type Results = {
   oneDown: Step;
   fallbackIn: Step;
   oneBack: Step;
+  apiIn: boolean;
+  apiRemoved: { ms: number };
+  handmade: { present: boolean; table: Record<string, number> };
+  webAfterReload: Record<string, number>;
   explain: string;
   exitCode: number | null;
   tableAfterStop: Record<string, number>;
@@ -70,6 +74,28 @@ describe("lvsq run (standalone) on a real kernel table: the shell loop's story",
       "rs-up 127.0.0.2:8080",
       "fallback-off",
     ]);
+  });
+
+  it("on a reload that removes a service, deletes it from the kernel; never touches one it did not own", () => {
+    expect(r.apiIn).toBe(true);
+    // The reload, one apply and the 1 s poll of /proc, under QEMU/TCG where a process start is ~2.5 s.
+    expect(r.apiRemoved.ms).toBeLessThan(15_000);
+    expect(r.handmade).toEqual({ present: true, table: { "127.0.0.5:8080": 1 } });
+    expect(r.webAfterReload).toEqual({ "127.0.0.2:8080": 1 });
+    const logs = r.log.flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+    expect(logs.find((l) => String(l.msg).startsWith("kernel services not in the config"))).toMatchObject({
+      level: "warn",
+      services: ["tcp 192.0.2.12:80"],
+    });
+    expect(logs.find((l) => String(l.msg).startsWith("removed from the config"))).toMatchObject({
+      services: ["tcp 192.0.2.11:80"],
+    });
   });
 
   it("explains the decision over the control socket", () => {

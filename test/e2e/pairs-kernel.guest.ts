@@ -1,106 +1,13 @@
 // Runs INSIDE the guest: a director pair on two real kernel IPVS tables (two network namespaces), three
-// probe sites and a real nats-server. Each director is this same bundle started as
-// `ip netns exec ns-X node <bundle> --director ID CONFIG URL`; it reaches NATS through a TCP proxy in the
-// root namespace that the scenario can cut (a partition). Raw observations go to results.json;
-// pairs-kernel.test.ts asserts on them on the host.
-import { type ChildProcess, spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
-import { join } from "node:path";
-import { connectNatsBus } from "@lvsq/bus";
-import { createCheckRunner } from "@lvsq/checks";
-import { loadConfig } from "@lvsq/config";
-import { DirectorAgent } from "@lvsq/director";
-import { createIpvsadmDriver } from "@lvsq/ipvs";
-import { ProbeAgent } from "@lvsq/probe";
-import { DirectorHeartbeat, EventEnvelope, subjects } from "@lvsq/protocol";
-import { createLogger } from "@lvsq/runtime";
-import { startNatsServer } from "../harness/nats.js";
-import {
-  addNetns,
-  addVethPair,
-  closeHttpServers,
-  type LoopbackHttpServer,
-  readKernelService,
-  startHttpServers,
-  waitFor,
-  writeResult,
-} from "../harness/in-guest.js";
+// probe sites and a real nats-server (the hosts are pairs-kernel.hosts.ts). Each director is this same
+// bundle started as `ip netns exec ns-X node <bundle> --director ID CONFIG URL`; it reaches NATS through a
+// TCP proxy in the root namespace that the scenario can cut (a partition). Raw observations go to
+// results.json; pairs-kernel.test.ts asserts on them on the host.
+import { closeHttpServers, startHttpServers, waitFor, writeResult } from "../harness/in-guest.js";
+import { pairWorld, RS, runDirector, same, table, wanted } from "./pairs-kernel.hosts.js";
 
 const { env } = process;
 const out = env.LVSQ_GUEST_OUT ?? ".";
-const LEASE_TTL_MS = 2000;
-const RS = ["127.0.0.2:8080", "127.0.0.3:8080", "127.0.0.4:8080"] as const;
-const WEIGHTS: Record<string, number> = { "127.0.0.2:8080": 1, "127.0.0.3:8080": 2, "127.0.0.4:8080": 3 };
-
-/** Director mode: what `lvsq director` wires, run from this bundle (sources, no build needed). */
-async function runDirector(id: string, configFile: string, url: string): Promise<void> {
-  const config = await loadConfig(configFile);
-  const logger = createLogger({ bindings: { director: id, pair: "edge" } });
-  const bus = await connectNatsBus({ servers: url, name: `director-${id}`, logger });
-  const agent = await DirectorAgent.start({
-    config,
-    directorId: id,
-    bus,
-    driver: createIpvsadmDriver({ timeoutMs: 10_000 }),
-    logger,
-    heartbeatMs: 300,
-  });
-  process.on("SIGTERM", async () => {
-    await agent.stop();
-    await bus.close();
-    process.exit(0);
-  });
-}
-
-/** Real servers of the VIP in one namespace's table, read from /proc/<pid in it>/net/ip_vs (no exec). */
-const table = (pid: number) => readKernelService(pid, "192.0.2.10", 80);
-const same = (a: Record<string, number>, b: Record<string, number>) =>
-  JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
-const wanted = (up: readonly string[]) => Object.fromEntries(up.map((rs) => [rs, WEIGHTS[rs]!]));
-
-/** A TCP proxy to NATS that can be cut (sockets destroyed, port closed) and healed on the same port. */
-function natsProxy(host: string, natsPort: number) {
-  let server: Server | undefined;
-  let port = 0;
-  const sockets = new Set<Socket>();
-  const listen = () =>
-    new Promise<void>((ready, fail) => {
-      server = createServer((client) => {
-        const upstream = netConnect(natsPort, "127.0.0.1");
-        const end = () => {
-          client.destroy();
-          upstream.destroy();
-          sockets.delete(client);
-          sockets.delete(upstream);
-        };
-        sockets.add(client).add(upstream);
-        client.pipe(upstream).pipe(client);
-        for (const s of [client, upstream]) s.on("error", end).on("close", end);
-      });
-      server.once("error", fail);
-      server.listen(port, host, () => {
-        port = (server!.address() as { port: number }).port;
-        ready();
-      });
-    });
-  return {
-    listen,
-    url: () => `nats://${host}:${port}`,
-    cut() {
-      server?.close();
-      for (const s of sockets) s.destroy();
-    },
-  };
-}
-
-type Director = {
-  id: string;
-  ns: string;
-  anchor: number;
-  proxy: ReturnType<typeof natsProxy>;
-  child?: ChildProcess;
-};
 
 async function main(): Promise<void> {
   const results: Record<string, unknown> = {};
@@ -114,93 +21,10 @@ async function main(): Promise<void> {
   };
   process.on("uncaughtException", crashed);
   process.on("unhandledRejection", crashed);
-  const nats = await startNatsServer();
-  const backends = new Map<string, LoopbackHttpServer>();
-  const probes: ProbeAgent[] = [];
-  const buses: { close(): Promise<void> }[] = [];
-  const directors: Record<string, Director> = {};
-  const heartbeats = new Map<string, DirectorHeartbeat>();
-  const leaderChanges: { at: number; leader: string; epoch: number }[] = [];
+  const world = pairWorld(out, log);
   try {
-    for (const [i, id] of ["lvs-a", "lvs-b"].entries()) {
-      const ns = addNetns(`ns-${id}`);
-      const hostSide = `198.51.100.${1 + 4 * i}`;
-      addVethPair(
-        { name: `v${i}h`, address: `${hostSide}/30` },
-        { name: `v${i}n`, netns: ns, address: `198.51.100.${2 + 4 * i}/30` },
-      );
-      const anchor = spawn("ip", ["netns", "exec", ns, "sleep", "600"], { stdio: "ignore" });
-      const proxy = natsProxy(hostSide, nats.port);
-      await proxy.listen();
-      directors[id] = { id, ns, anchor: anchor.pid!, proxy };
-    }
-    for (const [rs, server] of (
-      await startHttpServers(["127.0.0.2", "127.0.0.3", "127.0.0.4"], 8080)
-    ).entries())
-      backends.set(RS[rs]!, server);
-    const config = join(out, "pair.yaml");
-    writeFileSync(
-      config,
-      `cluster: e2e
-defaults: { check: { type: http, path: /, interval: 500ms, timeout: 300ms, fall: 2, rise: 1 } }
-quorum: { by: site, voteTtl: 3s, startupGrace: 1s }
-sites: [dc1, dc2, dc3]
-probes: [{ id: p1, site: dc1 }, { id: p2, site: dc2 }, { id: p3, site: dc3 }]
-directors: [{ id: lvs-a, pair: edge }, { id: lvs-b, pair: edge }]
-director: { reconcileInterval: 30s, leaseTtl: ${LEASE_TTL_MS}ms }
-services:
-  web:
-    vip: 192.0.2.10:80
-    scheduler: wrr
-    forwarding: nat
-    realServers:
-${RS.map((rs) => `      - { address: ${rs}, weight: ${WEIGHTS[rs]} }`).join("\n")}
-`,
-    );
-    const fleet = await loadConfig(config);
-    const quiet = createLogger({ level: "warn" });
-    const watcher = await connectNatsBus({ servers: nats.url, name: "scenario", logger: quiet });
-    buses.push(watcher);
-    watcher.subscribe(
-      subjects.allDirectorStatus("e2e"),
-      DirectorHeartbeat,
-      (hb) => void heartbeats.set(hb.director, hb),
-    );
-    watcher.subscribe(subjects.allEvents("e2e"), EventEnvelope, (envelope) => {
-      const e = envelope.event as { type: string; leader?: string; epoch?: number };
-      if (e.type === "leader-changed")
-        leaderChanges.push({ at: Date.now(), leader: e.leader ?? "", epoch: e.epoch ?? 0 });
-    });
-    for (const probe of fleet.probes) {
-      const bus = await connectNatsBus({ servers: nats.url, name: probe.id, logger: quiet });
-      buses.push(bus);
-      const checks = createCheckRunner();
-      probes.push(
-        new ProbeAgent({
-          config: fleet,
-          probeId: probe.id,
-          bus,
-          runCheck: checks.run,
-          logger: quiet,
-        }),
-      );
-    }
-    const startDirector = (d: Director) => {
-      const child = spawn(
-        "ip",
-        ["netns", "exec", d.ns, "node", process.argv[1]!, "--director", d.id, config, d.proxy.url()],
-        { stdio: ["ignore", "pipe", "pipe"] },
-      );
-      let rest = "";
-      const collect = (chunk: Buffer) => {
-        const parts = (rest + chunk.toString()).split("\n");
-        rest = parts.pop() ?? "";
-        log.push(...parts.map((line) => `${d.id} ${line}`));
-      };
-      child.stdout!.on("data", collect);
-      child.stderr!.on("data", collect);
-      d.child = child;
-    };
+    await world.setUp();
+    const { backends, directors, heartbeats, leaderChanges, startDirector } = world;
     const a = directors["lvs-a"]!;
     const b = directors["lvs-b"]!;
     startDirector(a);
@@ -371,11 +195,7 @@ ${RS.map((rs) => `      - { address: ${rs}, weight: ${WEIGHTS[rs]} }`).join("\n"
     results.error = String((error as Error).stack ?? error);
   } finally {
     save();
-    for (const d of Object.values(directors)) d.child?.kill("SIGKILL");
-    for (const p of probes) await p.stop().catch(() => {});
-    for (const bus of buses) await bus.close().catch(() => {});
-    await closeHttpServers([...backends.values()]).catch(() => {});
-    await nats.dispose().catch(() => {});
+    await world.close();
     save();
     process.exit(0);
   }

@@ -11,7 +11,7 @@ import {
   waitFor,
 } from "../harness/agents.js";
 
-// SIGHUP reloads the config; a bad config is refused and the running one kept (DESIGN §5). Exercised on
+// SIGHUP reloads the config; a bad config is refused and the running one kept (docs/operations.md, "Reload and stop"). Exercised on
 // `lvsq run --dry-run` (probe + director in one process; the host kernel has no IPVS, so the dry-run's
 // logged ipvsadm commands are what the kernel would have received).
 describe("SIGHUP reload", () => {

@@ -1,5 +1,8 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { parseConfig } from "@lvsq/config";
+import { createLogger } from "@lvsq/runtime";
+import { FleetModel, serveStatusPage } from "@lvsq/status";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -172,4 +175,59 @@ services:
     // Everything came from the status server itself: no CDN, no other host.
     expect(requests.every((r) => r.startsWith(url))).toBe(true);
   }, 50_000);
+
+  it("says when a vote's flip is under way: down, rising 1/2, last check HTTP 200", async () => {
+    // A status page served in this process from a model fed one vote: the page's words, without timing.
+    const config = parseConfig(
+      `cluster: flip
+sites: [s1]
+probes: [{ id: p1, site: s1 }]
+directors: [{ id: d1 }]
+services: { web: { vip: ${VIP}, realServers: [{ address: 198.51.100.7:80 }] } }
+`,
+      "flip.yaml",
+      { env: {} },
+    );
+    const model = new FleetModel(config);
+    model.ingestVotes(
+      {
+        v: 1,
+        cluster: "flip",
+        probe: "p1",
+        site: "s1",
+        service: "web",
+        seq: 1,
+        sentAt: Date.now(),
+        intervalMs: 1000,
+        votes: [
+          {
+            rs: "198.51.100.7:80",
+            state: "down",
+            since: Date.now(),
+            latencyMs: 1,
+            reason: "HTTP 200",
+            pending: { state: "up", count: 1, needed: 2 },
+          },
+        ],
+      },
+      Date.now(),
+    );
+    const server = await serveStatusPage("127.0.0.1:0", model, createLogger({ level: "silent" }));
+    try {
+      const page = await browser!.newPage();
+      await page.goto(server.url, { timeout: 10_000 });
+      const cell = page.locator('.rs[data-rs="198.51.100.7:80"]');
+      await cell.waitFor({ timeout: 10_000 });
+      expect(await cell.getAttribute("title")).toContain('p1 down, rising 1/2, last check "HTTP 200"');
+      await cell.click();
+      const row = page.locator('#detail tr[data-site="s1"] td');
+      await row.first().waitFor({ timeout: 2000 });
+      const cells = await row.allTextContents();
+      expect(cells[3]).toBe("down, rising 1/2");
+      expect(cells[6]).toBe("HTTP 200");
+      await page.close();
+    } finally {
+      await server.close();
+    }
+  }, 30_000);
 });

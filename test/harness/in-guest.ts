@@ -232,6 +232,29 @@ export function writeResult(name: string, data: unknown): void {
   writeFileSync(path, `${JSON.stringify(data, null, 2)}\n`);
 }
 
+/**
+ * A scenario's record: `results` saved to `file` under LVSQ_GUEST_OUT after every step; `step(name, body)`
+ * stores what the body returns (or its error, so later steps still run) under `name` and prints its time.
+ */
+export function scenarioRecord(file = "results.json") {
+  const results: Record<string, unknown> = {};
+  const save = () => writeResult(file, results);
+  const step = async (name: string, body: () => Promise<unknown>): Promise<void> => {
+    const started = Date.now();
+    try {
+      results[name] = await body();
+    } catch (error) {
+      results[name] = { error: String((error as Error).stack ?? error) };
+    }
+    console.log(`step ${name}: ${Date.now() - started} ms`);
+    save();
+  };
+  return { results, save, step };
+}
+
+/** An observation window: the point is that nothing happens during it, so it is a fixed wait. */
+export const observe = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** Polls `test` until it returns a value other than undefined, or throws after `timeoutMs`. */
 export async function waitFor<T>(what: string, test: () => T | undefined, timeoutMs = 5000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

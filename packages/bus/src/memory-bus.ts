@@ -4,8 +4,7 @@ import type { ZodType } from "zod";
 import { busUnavailable } from "./errors.js";
 import { decodeJson, encodeJson, errorText, Inbound } from "./inbound.js";
 import type { MemoryBucket } from "./memory-kv.js";
-import type { MemoryNetworkImpl } from "./memory-network.js";
-import { subjectMatches } from "./subject-match.js";
+import { type KvClient, MemoryKv, type MemoryWatcher } from "./memory-kv-client.js";
 import type {
   Bus,
   BusStats,
@@ -13,15 +12,40 @@ import type {
   BusSubscription,
   Kv,
   KvBucketOptions,
-  KvChange,
-  KvWatcher,
   SubscribeOptions,
 } from "./types.js";
 
 const SERVER = "memory";
 
+/** What the fault hook sees for each delivery (a message to one subscriber, or a KV change to one watcher). */
+export type Delivery = { kind: "message" | "kv-change"; from: string; to: string; subject: string };
+
+/** A subscription as the network routes to it. */
+export type Target = {
+  client: MemoryBusClient;
+  subject: string;
+  queue: string | undefined;
+  receive(subject: string, text: string, reply: string | undefined): void;
+};
+
+/**
+ * What a client needs from the network it is connected to (memory-network.ts implements it); declared here
+ * so the client does not import the network that creates it.
+ */
+export interface ClientNetwork {
+  now(): number;
+  isPartitioned(name: string): boolean;
+  /** Routes one message; returns how many subscribers it was addressed to (0 = no responders). */
+  route(from: MemoryBusClient, subject: string, text: string, reply?: string): number;
+  /** Queues one delivery after the fault hook's decision; returns when it is due. */
+  schedule(delivery: Delivery, to: MemoryBusClient, run: () => void, notBefore?: number): number;
+  addTarget(target: Target): () => void;
+  dropClient(client: MemoryBusClient): void;
+  bucket(name: string, options: KvBucketOptions): MemoryBucket;
+}
+
 /** One client of a MemoryNetwork: the same semantics as the NATS bus, in process. */
-export class MemoryBusClient implements Bus {
+export class MemoryBusClient implements Bus, KvClient {
   private readonly inbound: Inbound;
   private readonly statusListeners = new Set<(status: BusStatus) => void>();
   private readonly watchers = new Set<MemoryWatcher>();
@@ -30,7 +54,7 @@ export class MemoryBusClient implements Bus {
   private inboxCount = 0;
 
   constructor(
-    private readonly network: MemoryNetworkImpl,
+    private readonly network: ClientNetwork,
     readonly name: string,
     private readonly logger: Logger,
   ) {
@@ -181,105 +205,5 @@ export class MemoryBusClient implements Bus {
         this.logger.error({ err: errorText(error), status: status.type }, "bus: status listener failed");
       }
     }
-  }
-}
-
-class MemoryKv implements Kv {
-  readonly bucket: string;
-
-  constructor(
-    private readonly client: MemoryBusClient,
-    private readonly store: MemoryBucket,
-  ) {
-    this.bucket = store.name;
-  }
-
-  async get(key: string) {
-    this.client.assertConnected(`kv get ${this.bucket}/${key}`);
-    return this.store.get(key);
-  }
-
-  async put(key: string, value: unknown) {
-    this.client.assertConnected(`kv put ${this.bucket}/${key}`);
-    return this.store.write(key, "PUT", value);
-  }
-
-  async create(key: string, value: unknown) {
-    this.client.assertConnected(`kv create ${this.bucket}/${key}`);
-    return this.store.create(key, value);
-  }
-
-  async update(key: string, value: unknown, revision: number) {
-    this.client.assertConnected(`kv update ${this.bucket}/${key}`);
-    return this.store.write(key, "PUT", value, revision);
-  }
-
-  async delete(key: string, options: { revision?: number } = {}) {
-    this.client.assertConnected(`kv delete ${this.bucket}/${key}`);
-    this.store.write(key, "DEL", undefined, options.revision);
-  }
-
-  async keys(filter?: string) {
-    this.client.assertConnected(`kv keys ${this.bucket}`);
-    return this.store.keys(filter);
-  }
-
-  async watch(
-    filter: string | undefined,
-    handler: (change: KvChange) => void,
-    options: { updatesOnly?: boolean } = {},
-  ): Promise<KvWatcher> {
-    this.client.assertConnected(`kv watch ${this.bucket}`);
-    const watcher = new MemoryWatcher(this.client, this.store, filter ?? ">", handler);
-    watcher.start(options.updatesOnly ?? false);
-    return watcher;
-  }
-}
-
-/** Delivers a bucket's changes in revision order; after a partition heals it catches up from the store. */
-class MemoryWatcher implements KvWatcher {
-  private lastRevision = 0;
-  private lastDue = 0;
-  private stopped = false;
-  private stopListening: (() => void) | undefined;
-
-  constructor(
-    private readonly client: MemoryBusClient,
-    private readonly store: MemoryBucket,
-    private readonly filter: string,
-    private readonly handler: (change: KvChange) => void,
-  ) {}
-
-  start(updatesOnly: boolean): void {
-    this.client.addWatcher(this);
-    if (updatesOnly) this.lastRevision = this.store.lastRevision;
-    else for (const change of this.store.changesAfter(this.filter, 0, true)) this.enqueue(change);
-    this.stopListening = this.store.onChange((change) => {
-      if (this.client.isConnected() && subjectMatches(this.filter, change.key)) this.enqueue(change);
-    });
-  }
-
-  catchUp(): void {
-    for (const change of this.store.changesAfter(this.filter, this.lastRevision, false)) this.enqueue(change);
-  }
-
-  stop(): void {
-    this.stopped = true;
-    this.stopListening?.();
-    this.client.removeWatcher(this);
-  }
-
-  private enqueue(change: KvChange): void {
-    if (this.stopped) return;
-    const subject = `$KV.${this.store.name}.${change.key}`;
-    this.lastDue = this.client.scheduleChange(
-      subject,
-      () => {
-        if (this.stopped || change.revision <= this.lastRevision) return;
-        this.lastRevision = change.revision;
-        this.handler(change);
-      },
-      this.lastDue,
-    );
   }
 }

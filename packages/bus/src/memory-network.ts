@@ -1,12 +1,11 @@
 import type { Logger } from "pino";
 import { pino } from "pino";
 import { MemoryBucket } from "./memory-kv.js";
-import { MemoryBusClient } from "./memory-bus.js";
+import { type ClientNetwork, type Delivery, MemoryBusClient, type Target } from "./memory-bus.js";
 import { subjectMatches } from "./subject-match.js";
 import type { Bus, KvBucketOptions } from "./types.js";
 
-/** What the fault hook sees for each delivery (a message to one subscriber, or a KV change to one watcher). */
-export type Delivery = { kind: "message" | "kv-change"; from: string; to: string; subject: string };
+export type { Delivery } from "./memory-bus.js";
 /** "deliver" (default), "drop" (ignored for kv-change: JetStream does not lose them), or a delay in ms. */
 export type FaultDecision = "deliver" | "drop" | number;
 export type FaultHook = (delivery: Delivery) => FaultDecision;
@@ -38,18 +37,11 @@ export interface MemoryNetwork {
   now(): number;
 }
 
-type Target = {
-  client: MemoryBusClient;
-  subject: string;
-  queue: string | undefined;
-  receive(subject: string, text: string, reply: string | undefined): void;
-};
-
 type Queued = { dueAt: number; order: number; to: MemoryBusClient; run: () => void };
 
 const FLUSH_LIMIT = 1_000_000;
 
-export class MemoryNetworkImpl implements MemoryNetwork {
+export class MemoryNetworkImpl implements MemoryNetwork, ClientNetwork {
   readonly logger: Logger;
   private readonly clock: () => number;
   private readonly manual: boolean;

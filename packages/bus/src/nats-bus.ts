@@ -1,10 +1,8 @@
 import { LvsqError } from "@lvsq/protocol";
 import {
-  connect,
   type NatsConnection,
   type NodeConnectionOptions,
   NoRespondersError,
-  PermissionViolationError,
   RequestError,
   type Subscription,
   TimeoutError,
@@ -13,8 +11,8 @@ import type { Logger } from "pino";
 import type { ZodType } from "zod";
 import { busUnavailable } from "./errors.js";
 import { decodeJson, encodeJson, errorText, Inbound } from "./inbound.js";
-import type { NatsBusOptions } from "./nats-connect.js";
 import { NatsKv } from "./nats-kv.js";
+import { NatsLink } from "./nats-link.js";
 import type {
   Bus,
   BusStats,
@@ -24,9 +22,6 @@ import type {
   KvBucketOptions,
   SubscribeOptions,
 } from "./types.js";
-
-/** Pause between first-connect attempts (plus up to as much jitter); reconnects after that are nats.js's. */
-const DIAL_RETRY_MS = 1_000;
 
 type Registered = {
   subject: string;
@@ -38,55 +33,40 @@ type Registered = {
   live: Subscription | undefined;
 };
 
+/**
+ * The Bus over NATS: publish, validated subscribe, request/reply and KV. The connection itself (dialing,
+ * reconnects, status events) is nats-link.ts; every subscription is kept here and attached again to each
+ * new connection the link makes.
+ */
 export class NatsBus implements Bus {
   readonly name: string;
   readonly logger: Logger;
   readonly kvTimeoutMs: number;
   private readonly replicas: number | undefined;
   private readonly inbound: Inbound;
-  private nc: NatsConnection | undefined;
-  private connected = false;
-  private closed = false;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly link: NatsLink;
   private readonly registered = new Set<Registered>();
-  private readonly statusListeners = new Set<(status: BusStatus) => void>();
-  private readonly reconnectListeners = new Set<() => void>();
-  private readonly firstConnect: Promise<void>;
-  private markFirstConnect: () => void = () => {};
 
   constructor(
-    options: NatsBusOptions,
-    private readonly connectionOptions: NodeConnectionOptions,
+    options: { name: string; logger: Logger; kvTimeoutMs?: number },
+    connectionOptions: NodeConnectionOptions,
   ) {
     this.name = options.name;
     this.logger = options.logger;
     this.kvTimeoutMs = options.kvTimeoutMs ?? 2_000;
     this.replicas = options.replicas;
     this.inbound = new Inbound(options.logger);
-    this.firstConnect = new Promise((resolve) => {
-      this.markFirstConnect = resolve;
+    this.link = new NatsLink(connectionOptions, options.logger, (nc) => {
+      for (const entry of this.registered) this.attach(nc, entry);
     });
-    void this.dial(1);
   }
 
-  async waitFirstConnect(waitMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, waitMs);
-    });
-    await Promise.race([this.firstConnect, timeout]);
-    clearTimeout(timer);
-    if (!this.connected) {
-      this.logger.warn(
-        { servers: this.connectionOptions.servers },
-        "bus: NATS not reachable yet, still trying",
-      );
-      this.emit({ type: "reconnecting" });
-    }
+  waitFirstConnect(waitMs: number): Promise<void> {
+    return this.link.waitFirstConnect(waitMs);
   }
 
   connection(): NatsConnection | undefined {
-    return this.connected ? this.nc : undefined;
+    return this.link.connection();
   }
 
   /** KV replicas: the configured number, else 3 on a cluster of 3 or more nodes, else 1. */
@@ -98,21 +78,21 @@ export class NatsBus implements Bus {
   }
 
   onReconnect(listener: () => void): () => void {
-    this.reconnectListeners.add(listener);
-    return () => this.reconnectListeners.delete(listener);
+    return this.link.onReconnect(listener);
   }
 
   isConnected(): boolean {
-    return this.connected;
+    return this.link.isConnected();
   }
 
   publish(subject: string, payload: unknown): boolean {
-    if (!this.connected || !this.nc) {
+    const nc = this.link.connection();
+    if (!nc) {
       this.inbound.counters.publishDropped++;
       return false;
     }
     try {
-      this.nc.publish(subject, encodeJson(payload));
+      nc.publish(subject, encodeJson(payload));
       this.inbound.counters.published++;
       return true;
     } catch (error) {
@@ -186,8 +166,7 @@ export class NatsBus implements Bus {
   }
 
   onStatus(listener: (status: BusStatus) => void): () => void {
-    this.statusListeners.add(listener);
-    return () => this.statusListeners.delete(listener);
+    return this.link.onStatus(listener);
   }
 
   stats(): BusStats {
@@ -195,15 +174,9 @@ export class NatsBus implements Bus {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    clearTimeout(this.retryTimer);
-    this.connected = false;
+    if (this.link.isClosed) return;
     this.registered.clear();
-    const nc = this.nc;
-    this.nc = undefined;
-    if (nc && !nc.isClosed()) await nc.close().catch(() => undefined);
-    this.emit({ type: "closed" });
+    await this.link.close();
   }
 
   private register(
@@ -213,7 +186,8 @@ export class NatsBus implements Bus {
   ): BusSubscription {
     const entry: Registered = { subject, queue, callback, live: undefined };
     this.registered.add(entry);
-    if (this.nc && !this.nc.isClosed()) this.attach(this.nc, entry);
+    const nc = this.link.current();
+    if (nc) this.attach(nc, entry);
     return {
       subject,
       unsubscribe: () => {
@@ -229,110 +203,5 @@ export class NatsBus implements Bus {
       ...(entry.queue ? { queue: entry.queue } : {}),
       callback: entry.callback,
     });
-  }
-
-  /** First connection (and again if nats.js ever gives up, e.g. after repeated auth errors): retry forever. */
-  private async dial(attempt: number): Promise<void> {
-    if (this.closed) return;
-    try {
-      const nc = await connect(this.connectionOptions);
-      if (this.closed) {
-        await nc.close();
-        return;
-      }
-      this.adopt(nc);
-    } catch (error) {
-      const fields = { attempt, servers: this.connectionOptions.servers, err: errorText(error) };
-      if (attempt === 1 || attempt % 30 === 0)
-        this.logger.warn(fields, "bus: cannot connect to NATS, retrying");
-      else this.logger.debug(fields, "bus: cannot connect to NATS, retrying");
-      const delayMs = DIAL_RETRY_MS + Math.floor(Math.random() * DIAL_RETRY_MS);
-      this.retryTimer = setTimeout(() => void this.dial(attempt + 1), delayMs);
-    }
-  }
-
-  private adopt(nc: NatsConnection): void {
-    const again = this.nc !== undefined;
-    this.nc = nc;
-    this.connected = true;
-    for (const entry of this.registered) this.attach(nc, entry);
-    this.logger.info({ server: nc.getServer() }, "bus: connected to NATS");
-    this.emit(
-      again ? { type: "reconnected", server: nc.getServer() } : { type: "connected", server: nc.getServer() },
-    );
-    this.markFirstConnect();
-    if (again) for (const listener of this.reconnectListeners) listener();
-    void this.watchStatus(nc);
-    void nc.closed().then((error) => {
-      if (this.closed || this.nc !== nc) return;
-      this.connected = false;
-      this.logger.error(
-        { err: error ? errorText(error) : undefined },
-        "bus: NATS connection closed, dialing again",
-      );
-      this.emit({ type: "disconnected", server: nc.getServer() });
-      void this.dial(1);
-    });
-  }
-
-  private async watchStatus(nc: NatsConnection): Promise<void> {
-    for await (const status of nc.status()) {
-      if (this.closed || this.nc !== nc) return;
-      switch (status.type) {
-        case "disconnect":
-          this.connected = false;
-          this.logger.warn({ server: status.server }, "bus: disconnected from NATS");
-          this.emit({ type: "disconnected", server: status.server });
-          break;
-        case "reconnecting":
-          this.emit({ type: "reconnecting" });
-          break;
-        case "reconnect":
-          this.connected = true;
-          this.logger.info({ server: status.server }, "bus: reconnected to NATS");
-          this.emit({ type: "reconnected", server: status.server });
-          for (const listener of this.reconnectListeners) listener();
-          break;
-        case "staleConnection":
-          this.logger.warn("bus: NATS server stopped answering pings, reconnecting");
-          break;
-        case "ldm":
-          this.logger.warn({ server: status.server }, "bus: NATS server entering lame duck mode");
-          break;
-        case "error":
-          this.reportError(status.error);
-          break;
-        default:
-          break;
-      }
-    }
-  }
-
-  private reportError(error: Error): void {
-    if (error instanceof PermissionViolationError) {
-      this.logger.error(
-        { op: error.operation, subject: error.subject, err: error.message },
-        "bus: NATS permission violation (message dropped by the server)",
-      );
-      this.emit({
-        type: "permission-error",
-        operation: error.operation,
-        subject: error.subject,
-        message: error.message,
-      });
-      return;
-    }
-    this.logger.error({ err: error.message }, "bus: NATS error");
-    this.emit({ type: "error", message: error.message });
-  }
-
-  private emit(status: BusStatus): void {
-    for (const listener of this.statusListeners) {
-      try {
-        listener(status);
-      } catch (error) {
-        this.logger.error({ err: errorText(error), status: status.type }, "bus: status listener failed");
-      }
-    }
   }
 }

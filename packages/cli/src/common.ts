@@ -26,6 +26,32 @@ export function agentLogger(command: Command, bindings: Record<string, unknown>)
   return createLogger({ level: flags.logLevel, format: flags.logFormat, bindings });
 }
 
+/**
+ * The log of a command a person runs at a terminal (`status`, `explain`, `admin`): plain-text lines on
+ * stderr (stdout carries the answer), warnings and worse unless `--log-level` says otherwise;
+ * `--log-format json` gives JSON lines on stderr instead (pretty would go to stdout, so it reads as plain).
+ */
+export function terminalLogger(command: Command, io: CliIo, label: string): Logger {
+  const flags = globalFlags(command);
+  const explicit = (option: string) => command.getOptionValueSourceWithGlobals(option) !== "default";
+  return createLogger({
+    level: explicit("logLevel") ? flags.logLevel : "warn",
+    format: explicit("logFormat") && flags.logFormat === "json" ? "json" : "plain",
+    label,
+    destination: { write: (text: string) => io.stderr(text) },
+  });
+}
+
+/**
+ * The bus's logger for a one-shot terminal command: the command itself reports an unreachable NATS in one
+ * line naming the URL, so the bus's retry warnings would only repeat it; its errors (a refused permission)
+ * still show. With `--log-level`, the bus logs at that level like everything else.
+ */
+export function oneShotBusLogger(command: Command, logger: Logger): Logger {
+  if (command.getOptionValueSourceWithGlobals("logLevel") !== "default") return logger;
+  return logger.child({}, { level: "error" });
+}
+
 /** Loads the config for an agent; an invalid one prints its problems and ends the process with 78. */
 export async function loadConfigOrExit(file: string, io: CliIo): Promise<FleetConfig> {
   try {

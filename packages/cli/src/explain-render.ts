@@ -1,4 +1,5 @@
 import type { ServiceExplanation } from "@lvsq/engine";
+import { voteText } from "@lvsq/status";
 
 const ago = (ms: number | null) =>
   ms === null ? "never" : ms < 1000 ? `${Math.round(ms)} ms ago` : `${(ms / 1000).toFixed(1)} s ago`;
@@ -29,9 +30,7 @@ export function renderExplanation(answer: {
         `      admin: ${rs.admin.action}${rs.admin.author ? ` by ${rs.admin.author}` : ""}${rs.admin.reason ? ` — ${rs.admin.reason}` : ""}`,
       );
     for (const site of rs.sites) {
-      const votes = site.votes
-        .map((v) => `${v.probe}=${v.state} ${ago(v.ageMs)}${v.reason ? ` "${v.reason}"` : ""}`)
-        .join("; ");
+      const votes = site.votes.map((v) => `${v.probe}=${voteText(v)} (${ago(v.ageMs)})`).join("; ");
       lines.push(`      site ${site.site.padEnd(8)} ${site.verdict.padEnd(5)} ${votes}`);
     }
   }

@@ -1,4 +1,4 @@
-import type { Bus, BusSubscription } from "@lvsq/bus";
+import type { BusSubscription } from "@lvsq/bus";
 import type { FleetConfig } from "@lvsq/config";
 import {
   type AdminCommand,
@@ -11,44 +11,21 @@ import {
   type StepResult,
   step,
 } from "@lvsq/engine";
-import { type IpvsDriver, IpvsadmError, renderCommands } from "@lvsq/ipvs";
-import { type DirectorRole, type IpvsTable, parseVotesSubject, subjects, VoteBatch } from "@lvsq/protocol";
-import { type DirectorMetrics, every, type Logger, rateLimitedWarn } from "@lvsq/runtime";
+import { type DirectorRole, type IpvsTable, subjects, VoteBatch } from "@lvsq/protocol";
+import { every } from "@lvsq/runtime";
+import type { DirectorOptions } from "./agent-options.js";
 import { AdminWatch } from "./admin-watch.js";
 import { finishDrains } from "./drain-watch.js";
-import { type ApplyOutcome, ApplyLoop } from "./apply-loop.js";
-import { PairCoordinator, type PairHost } from "./pair-coordinator.js";
-import { createPairHost } from "./pair-host.js";
+import { PairCoordinator } from "./pair-coordinator.js";
+import { createPairHost, type PairHost } from "./pair-host.js";
 import { pairOf } from "./pair-records.js";
-import {
-  buildHeartbeat,
-  type DirectorCounts,
-  emptyCounts,
-  ownedDigest,
-  realServerCounts,
-} from "./heartbeat.js";
-import { recordRealServers, recordRole } from "./metrics.js";
-import { type AnyDirectorEvent, busDrops, explainAnswer, publishEvent, RoleLog } from "./publish.js";
+import { type DirectorCounts, emptyCounts, publishHeartbeat } from "./heartbeat.js";
+import { KernelTable } from "./kernel-table.js";
+import { VoteIntake } from "./vote-intake.js";
+import { type AnyDirectorEvent, explainAnswer, publishEvent } from "./publish.js";
+import { RoleLog } from "./role-log.js";
 
-export type DirectorOptions = {
-  config: FleetConfig;
-  directorId: string;
-  bus: Bus;
-  driver: IpvsDriver;
-  logger: Logger;
-  /** `standalone` in `lvsq run`; otherwise leader/follower/isolated from the bus state. */
-  standalone?: boolean;
-  now?: () => number;
-  tickMs?: number;
-  heartbeatMs?: number;
-  ipvsadm?: string;
-  /** Pair lease round period (default leaseTtl/6); "manual" = the caller drives `pair.poll()` (simulations). */
-  pairPollMs?: number | "manual";
-  /** Observer of every table handed to the apply loop, with the epoch it belongs to (tests, bench). */
-  onSubmit?: (table: IpvsTable, epoch: number) => void;
-  /** Prometheus metrics (`--metrics`). */
-  metrics?: DirectorMetrics;
-};
+export type { DirectorOptions } from "./agent-options.js";
 
 /**
  * The director agent: votes from the bus → engine.step → ipvs plan/apply, coalesced to one batch in flight.
@@ -59,22 +36,16 @@ export class DirectorAgent {
   private config: FleetConfig;
   private state: DirectorState;
   private owned: Set<string>;
-  private readonly loop: ApplyLoop;
+  private readonly kernel: KernelTable;
   private readonly timers: { stop(): void }[] = [];
   private readonly subscriptions: BusSubscription[] = [];
   private readonly now: () => number;
   private readonly startedAt: number;
-  private readonly warnDrop: ReturnType<typeof rateLimitedWarn>;
+  private readonly intake: VoteIntake;
   private readonly counts: DirectorCounts = emptyCounts();
-  private digest = "unknown";
-  private lastApplyAt: number | undefined;
-  private lastApplyMs: number | undefined;
   private stopped = false;
-  private repairSoon = false;
   /** Set when the config puts this director in a pair with a partner (see pair-coordinator.ts). */
   private readonly pairing: PairCoordinator | undefined;
-  private appliedEpoch = 0;
-  private submitted = 0;
   private readonly roleLog: RoleLog;
   /** Set once the pair (if any) has started: before that a paired director has no role to report yet. */
   private begun = false;
@@ -86,14 +57,20 @@ export class DirectorAgent {
     this.startedAt = this.now();
     this.state = initialState(this.config, options.directorId);
     this.owned = ownedServiceKeys(this.config);
-    this.warnDrop = rateLimitedWarn(options.logger, 60_000, this.now);
-    this.roleLog = new RoleLog(options.logger);
-    this.loop = new ApplyLoop(
-      options.driver,
-      () => this.owned,
-      options.logger,
-      (outcome) => this.onApplied(outcome),
-    );
+    this.intake = new VoteIntake(this.counts, options.metrics, options.logger, this.now);
+    this.kernel = new KernelTable({
+      driver: options.driver,
+      logger: options.logger,
+      owned: () => this.owned,
+      counts: this.counts,
+      emit: (event) => this.emit(event),
+      onTableChanged: () => this.publishHeartbeat(),
+      now: this.now,
+      ipvsadm: options.ipvsadm,
+      metrics: options.metrics,
+      onSubmit: options.onSubmit,
+      dryRun: options.dryRun,
+    });
     const pair = options.standalone ? undefined : pairOf(this.config, options.directorId);
     if (pair !== undefined) {
       this.pairing = new PairCoordinator({
@@ -108,6 +85,7 @@ export class DirectorAgent {
         ...(options.pairPollMs !== undefined ? { pollMs: options.pairPollMs } : {}),
       });
     }
+    this.roleLog = new RoleLog(options.logger, () => this.role, this.pairing);
   }
 
   static async start(options: DirectorOptions): Promise<DirectorAgent> {
@@ -118,8 +96,7 @@ export class DirectorAgent {
 
   private async begin(): Promise<void> {
     const { bus, logger, config } = this.options;
-    const kernel = await this.loop.read();
-    this.digest = ownedDigest(kernel, this.owned);
+    const kernel = await this.kernel.read();
     logger.info(
       { services: kernel.services.length, owned: this.owned.size },
       "read the kernel table; treating it as current",
@@ -145,13 +122,16 @@ export class DirectorAgent {
         onError: (e) => logger.error({ err: e }, "reconcile failed"),
       }),
       every(this.options.heartbeatMs ?? 2000, () => this.publishHeartbeat(), { immediate: true }),
-      every(1000, () => (this.repairSoon ? this.reconcile() : undefined), { onError: () => {} }),
+      every(1000, () => this.kernel.repairIfDue(), { onError: () => {} }),
       every(2000, () => this.checkDrains(), {
         onError: (e) => logger.debug({ err: e }, "cannot read connection counts"),
       }),
     );
     await this.pairing?.start();
     this.begun = true;
+    this.roleLog.note();
+    const offStatus = bus.onStatus((status) => this.roleLog.busStatus(status.type));
+    this.timers.push({ stop: offStatus });
     if (!this.options.standalone) {
       this.adminWatch = new AdminWatch(bus, config.cluster, (command) => void this.admin(command), logger);
       await this.adminWatch.start();
@@ -168,16 +148,8 @@ export class DirectorAgent {
       if (decides) this.emit(event);
       else this.options.logger.debug({ event: event.type, service: event.service }, "follower decision");
     }
-    if (result.dropped) {
-      this.counts.votesDropped += result.dropped.votes;
-      this.options.metrics?.votesDropped.inc({ reason: result.dropped.reason }, result.dropped.votes);
-      const source = input.type === "votes" ? input.batch.probe : input.type;
-      this.warnDrop(
-        `${result.dropped.reason}:${source}`,
-        { probe: source, reason: result.dropped.reason, detail: result.dropped.detail },
-        "dropped votes",
-      );
-    }
+    if (result.dropped)
+      this.intake.dropped(result.dropped, input.type === "votes" ? input.batch.probe : input.type);
     if (result.changed && !this.stopped && decides) {
       this.submit(result.desired, this.pairing?.epoch ?? 0);
       this.pairing?.published(result.changedServices);
@@ -197,7 +169,7 @@ export class DirectorAgent {
       driver,
       this.config,
       drainingRealServers(this.state),
-      this.loop.lastObserved,
+      this.kernel.lastObserved,
       logger,
       (command) => this.admin(command),
     );
@@ -205,11 +177,14 @@ export class DirectorAgent {
 
   /** Applies a new, already validated config (SIGHUP); services it adds adopt what the kernel has. */
   async reload(config: FleetConfig): Promise<void> {
+    const before = this.owned;
     this.config = config;
     this.owned = ownedServiceKeys(config);
+    this.kernel.retire([...before].filter((key) => !this.owned.has(key)));
     this.feed({ type: "config", config, now: this.now() });
-    await this.loop.idle();
-    this.feed({ type: "observed", table: await this.loop.read(), now: this.now() });
+    await this.kernel.idle();
+    const kernel = await this.kernel.read();
+    this.feed({ type: "observed", table: kernel, now: this.now() });
     this.emit({ type: "config-reloaded", service: "*", services: Object.keys(config.services).length });
   }
 
@@ -226,10 +201,10 @@ export class DirectorAgent {
   stats() {
     return {
       ...this.counts,
-      digest: this.digest,
+      digest: this.kernel.digest,
       role: this.role,
       epoch: this.pairing?.epoch ?? 0,
-      appliedEpoch: this.appliedEpoch,
+      appliedEpoch: this.kernel.appliedEpoch,
     };
   }
 
@@ -241,56 +216,29 @@ export class DirectorAgent {
   /** Stops deciding and applying; waits for an apply in flight. The kernel table stays as it is. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.kernel.halt();
+    this.roleLog.stop();
     this.adminWatch?.stop();
     await this.pairing?.stop();
     for (const timer of this.timers.splice(0)) timer.stop();
     for (const sub of this.subscriptions.splice(0)) sub.unsubscribe();
-    await this.loop.idle();
+    await this.kernel.idle();
   }
 
   /** Waits until no apply is pending (tests and `lvsq run` use it before reading the kernel). */
   idle(): Promise<void> {
-    return this.loop.idle();
+    return this.kernel.idle();
   }
 
-  async reconcile(): Promise<void> {
-    if (this.stopped) return;
-    this.repairSoon = false;
-    const ops = await this.loop.reconcile();
-    this.digest = ownedDigest(this.loop.lastObserved, this.owned);
-    if (ops.length > 0) {
-      this.counts.driftRepairs++;
-      this.options.metrics?.driftRepairs.inc();
-      this.emit({
-        type: "drift-repaired",
-        service: "*",
-        ops: ops.length,
-        commands: renderCommands(ops, this.options.ipvsadm).slice(0, 20),
-      });
-    }
+  /** Re-reads the kernel and repairs drift from the last desired table (also run every reconcileInterval). */
+  reconcile(): Promise<void> {
+    return this.kernel.reconcile();
   }
 
   private onVotes(batch: VoteBatch, subject: string): void {
-    const parts = parseVotesSubject(subject);
-    if (
-      !parts ||
-      parts.probe !== batch.probe ||
-      parts.service !== batch.service ||
-      parts.cluster !== batch.cluster
-    ) {
-      this.counts.votesDropped += batch.votes.length;
-      this.options.metrics?.votesDropped.inc({ reason: "subject-mismatch" }, batch.votes.length);
-      this.warnDrop(
-        `subject-mismatch:${parts?.probe ?? subject}`,
-        { subject, probe: batch.probe, service: batch.service },
-        "dropped votes: the subject does not match the payload (forged or misrouted)",
-      );
-      return;
-    }
+    if (!this.intake.admit(batch, subject)) return;
     const result = this.feed({ type: "votes", batch, now: this.now() });
-    const accepted = batch.votes.length - (result.dropped?.votes ?? 0);
-    this.counts.votesAccepted += accepted;
-    this.options.metrics?.votesReceived.inc(accepted);
+    this.intake.accepted(batch.votes.length - (result.dropped?.votes ?? 0));
   }
 
   private answerExplain(request: unknown) {
@@ -303,16 +251,8 @@ export class DirectorAgent {
     });
   }
 
-  /** Asks for `table` in the kernel; `appliedEpoch` moves once the loop has written it without error. */
   private submit(table: IpvsTable, epoch: number): void {
-    this.options.onSubmit?.(table, epoch);
-    this.loop.submit(table);
-    const ticket = ++this.submitted;
-    const errors = this.counts.applyErrors;
-    void this.loop.idle().then(() => {
-      if (ticket === this.submitted && this.counts.applyErrors === errors && epoch > this.appliedEpoch)
-        this.appliedEpoch = epoch;
-    });
+    this.kernel.submit(table, epoch);
   }
 
   private pairHost(): PairHost {
@@ -320,47 +260,11 @@ export class DirectorAgent {
       directorId: this.options.directorId,
       config: () => this.config,
       state: () => this.state,
-      kernel: () => this.loop.lastObserved,
+      kernel: () => this.kernel.lastObserved,
       feed: (input) => void this.feed(input),
       submit: (table, epoch) => (this.stopped ? undefined : this.submit(table, epoch)),
       now: this.now,
       emit: (event) => this.emit(event),
-    });
-  }
-
-  private onApplied(outcome: ApplyOutcome): void {
-    this.lastApplyAt = this.now();
-    this.lastApplyMs = outcome.durationMs;
-    const previousDigest = this.digest;
-    this.digest = ownedDigest(this.loop.lastObserved, this.owned);
-    this.options.metrics?.recordApply(!outcome.error, outcome.durationMs);
-    if (!outcome.error) {
-      this.counts.applies++;
-      this.options.logger.info(
-        {
-          op: "apply",
-          ops: outcome.ops.length,
-          durationMs: Math.round(outcome.durationMs * 100) / 100,
-          drift: outcome.drift,
-        },
-        "applied to the kernel table",
-      );
-      // Beat at once when the table changed: otherwise `lvsq status` compares a fresh digest with a partner's
-      // up to one heartbeat old and flags a healthy pair as TABLE DIFFERS FROM PAIR after every transition.
-      if (this.digest !== previousDigest && !this.stopped) this.publishHeartbeat();
-      return;
-    }
-    this.counts.applyErrors++;
-    this.repairSoon = true;
-    const error = outcome.error;
-    this.emit({
-      type: "apply-error",
-      service: "*",
-      ops: outcome.ops.length,
-      message: error.message,
-      ...(error instanceof IpvsadmError
-        ? { argv: [...error.argv], exitCode: error.exitCode, stderr: error.stderr.slice(0, 512) }
-        : {}),
     });
   }
 
@@ -370,37 +274,19 @@ export class DirectorAgent {
   }
 
   private publishHeartbeat(): void {
-    const pair = this.config.directors.find((d) => d.id === this.options.directorId)?.pair;
+    if (this.begun) this.roleLog.note();
     const role = this.role;
-    if (this.begun) this.roleLog.note(role);
-    const perService = realServerCounts(this.config, this.state.desired);
-    this.counts.realServersUp = 0;
-    this.counts.realServersDown = 0;
-    for (const { up, down } of perService.values()) {
-      this.counts.realServersUp += up;
-      this.counts.realServersDown += down;
-    }
-    if (this.options.metrics) {
-      recordRealServers(this.options.metrics, perService);
-      recordRole(this.options.metrics, role, this.pairing?.epoch ?? 0);
-    }
-    const heartbeat = buildHeartbeat({
+    publishHeartbeat(this.options.bus, {
       config: this.config,
       director: this.options.directorId,
-      pair,
       role,
       startedAt: this.startedAt,
       now: this.now(),
       epoch: this.pairing?.epoch ?? 0,
-      appliedEpoch: this.appliedEpoch,
-      digest: this.digest,
-      lastApplyAt: this.lastApplyAt,
-      lastApplyMs: this.lastApplyMs,
-      counts: { ...this.counts, messagesDropped: busDrops(this.options.bus) },
+      kernel: this.kernel,
+      desired: this.state.desired,
+      counts: this.counts,
+      metrics: this.options.metrics,
     });
-    this.options.bus.publish(
-      subjects.directorStatus(this.config.cluster, this.options.directorId),
-      heartbeat,
-    );
   }
 }

@@ -68,3 +68,36 @@ describe("ApplyLoop.reconcile", () => {
     expect(kernel.maxInFlight()).toBe(1);
   });
 });
+
+describe("ApplyLoop when the kernel cannot be read", () => {
+  it("reports a failed apply whose re-read also fails, and an unreadable kernel at the next batch, without throwing", async () => {
+    const memory = createMemoryDriver();
+    let broken = false;
+    const driver: IpvsDriver = {
+      read: () => (broken ? Promise.reject(new Error("ipvsadm -S timed out")) : memory.read()),
+      apply: (ops) => (broken ? Promise.reject(new Error("ipvsadm -R timed out")) : memory.apply(ops)),
+    };
+    const outcomes: ApplyOutcome[] = [];
+    const loop = new ApplyLoop(
+      driver,
+      () => new Set(["tcp 192.0.2.1:80"]),
+      pino({ level: "silent" }),
+      (o) => outcomes.push(o),
+    );
+    loop.submit({ services: [service([])] });
+    await loop.idle();
+    broken = true;
+    loop.submit({ services: [service(["198.51.100.1:80"])] }); // the apply fails, so does the re-read
+    await loop.idle();
+    loop.submit({ services: [service(["198.51.100.2:80"])] }); // no table to plan against: read fails
+    await loop.idle(); // resolves: a waiter never sees the failure as a rejection
+    expect(outcomes.map((o) => o.error?.message)).toEqual([
+      undefined,
+      "ipvsadm -R timed out",
+      "ipvsadm -S timed out",
+    ]);
+    broken = false;
+    expect(await loop.reconcile()).toHaveLength(1); // the repair writes the newest wanted table
+    expect((await memory.read()).services[0]!.realServers.map((r) => r.address)).toEqual(["198.51.100.2:80"]);
+  });
+});

@@ -56,9 +56,13 @@ export class ApplyLoop {
     });
   }
 
-  /** Resolves when nothing is pending or in flight. */
+  /**
+   * Resolves when nothing is pending or in flight. A failure of the batch it waited for is not thrown here:
+   * it was reported as an outcome (or to the reconcile's caller), and a waiter must never turn it into an
+   * unhandled rejection that ends the director.
+   */
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    while (this.running) await this.running.catch(() => {});
   }
 
   /**
@@ -91,10 +95,26 @@ export class ApplyLoop {
   private async drain(): Promise<void> {
     while (this.dirty && this.wanted) {
       this.dirty = false;
-      if (!this.observed) await this.read();
+      if (!this.observed && !(await this.readForApply())) return;
       const target = this.wanted;
       const ops = plan(target, this.observed!, this.owned());
       if (ops.length > 0) await this.write(ops, false, target);
+    }
+  }
+
+  /**
+   * The kernel table could not be re-read after a failed apply: read it before planning. If it still cannot
+   * be read (ipvsadm hung past its deadline), that is this batch's failed outcome; the repair that follows
+   * re-plans the wanted table from a fresh read.
+   */
+  private async readForApply(): Promise<boolean> {
+    try {
+      await this.read();
+      return true;
+    } catch (error) {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      this.onOutcome({ ops: [], durationMs: 0, error: failure, drift: false });
+      return false;
     }
   }
 

@@ -1,12 +1,17 @@
 import type { FleetConfig } from "@lvsq/config";
 import { serviceKey } from "@lvsq/engine";
+import type { Bus } from "@lvsq/bus";
 import {
   type DirectorHeartbeat,
   type DirectorRole,
   type IpvsTable,
   LVSQ_VERSION,
+  subjects,
   tableDigest,
 } from "@lvsq/protocol";
+import type { DirectorMetrics } from "@lvsq/runtime";
+import { recordRealServers, recordRole } from "./metrics.js";
+import { busDrops } from "./publish.js";
 
 export type DirectorCounts = DirectorHeartbeat["counts"];
 
@@ -78,4 +83,57 @@ export function buildHeartbeat(input: {
     ...(input.lastApplyMs !== undefined ? { lastApplyMs: Math.round(input.lastApplyMs * 100) / 100 } : {}),
     counts: input.counts,
   };
+}
+
+/**
+ * Publishes one heartbeat on `lvsq.<cluster>.status.director.<id>`: recounts the real servers in and out of
+ * the desired table (into `counts`, and the metrics when `--metrics` is on) and reports the kernel side.
+ */
+export function publishHeartbeat(
+  bus: Bus,
+  input: {
+    config: FleetConfig;
+    director: string;
+    role: DirectorRole;
+    startedAt: number;
+    now: number;
+    epoch: number;
+    kernel: {
+      appliedEpoch: number;
+      digest: string;
+      lastApplyAt: number | undefined;
+      lastApplyMs: number | undefined;
+    };
+    desired: IpvsTable;
+    counts: DirectorCounts;
+    metrics: DirectorMetrics | undefined;
+  },
+): void {
+  const { config, counts, kernel, metrics } = input;
+  const perService = realServerCounts(config, input.desired);
+  counts.realServersUp = 0;
+  counts.realServersDown = 0;
+  for (const { up, down } of perService.values()) {
+    counts.realServersUp += up;
+    counts.realServersDown += down;
+  }
+  if (metrics) {
+    recordRealServers(metrics, perService);
+    recordRole(metrics, input.role, input.epoch);
+  }
+  const heartbeat = buildHeartbeat({
+    config,
+    director: input.director,
+    pair: config.directors.find((d) => d.id === input.director)?.pair,
+    role: input.role,
+    startedAt: input.startedAt,
+    now: input.now,
+    epoch: input.epoch,
+    appliedEpoch: kernel.appliedEpoch,
+    digest: kernel.digest,
+    lastApplyAt: kernel.lastApplyAt,
+    lastApplyMs: kernel.lastApplyMs,
+    counts: { ...counts, messagesDropped: busDrops(bus) },
+  });
+  bus.publish(subjects.directorStatus(config.cluster, input.director), heartbeat);
 }

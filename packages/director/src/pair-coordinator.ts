@@ -1,36 +1,10 @@
-import { type Bus, createLease, type Kv, type KvChange, type KvWatcher, type Lease } from "@lvsq/bus";
-import type { FleetConfig } from "@lvsq/config";
-import {
-  buckets,
-  type DesiredRecord,
-  type IpvsTable,
-  sortTable,
-  type VirtualServiceEntry,
-} from "@lvsq/protocol";
+import type { Bus, KvChange, Lease } from "@lvsq/bus";
 import { every, type Logger } from "@lvsq/runtime";
-import type { PairEvent } from "./pair-events.js";
-import { DesiredPublisher } from "./pair-publisher.js";
+import type { PairHost } from "./pair-host.js";
 import { LeaderRecords } from "./pair-records.js";
+import { PairStore } from "./pair-store.js";
 
 export type PairRole = "leader" | "follower" | "isolated";
-
-/** What the coordinator needs from the director agent that hosts it. */
-export interface PairHost {
-  config(): FleetConfig;
-  /** The kernel table as last read or written. */
-  kernel(): IpvsTable;
-  /** Once, before anything is applied: the recovered table (kernel + last desired records) is current. */
-  adopt(table: IpvsTable): void;
-  /** Follower: put the leader's table in the kernel. */
-  follow(table: IpvsTable, epoch: number): void;
-  /** New leader: put this director's own desired table in the kernel. */
-  lead(epoch: number): void;
-  /** This director's own decision for a service (engine desired entry), undefined if not configured. */
-  decision(service: string): VirtualServiceEntry | undefined;
-  /** The record this director, as leader at `epoch`, would write for a service now. */
-  record(service: string, epoch: number): DesiredRecord;
-  emit(event: PairEvent): void;
-}
 
 export type PairOptions = {
   bus: Bus;
@@ -67,15 +41,29 @@ export class PairCoordinator {
   private polling: Promise<void> | undefined;
   private stopped = false;
   private timer: { stop(): void } | undefined;
-  private lease: Lease | undefined;
-  private desiredKv: Kv | undefined;
-  private publisher: DesiredPublisher | undefined;
-  private watcher: KvWatcher | undefined;
+  private readonly store: PairStore;
   readonly records: LeaderRecords;
   readonly counts = { olderEpochIgnored: 0, recordsWritten: 0, takeovers: 0 };
 
   constructor(private readonly options: PairOptions) {
     this.records = new LeaderRecords(options.cluster, options.pair);
+    this.store = new PairStore({
+      ...options,
+      publisher: {
+        build: (service) => (this.mayDecide() ? this.options.host.record(service, this.term!) : undefined),
+        deposed: (epoch, leader) => this.deposed(epoch, leader),
+        written: () => this.counts.recordsWritten++,
+      },
+      onChange: (change) => this.onChange(change),
+    });
+  }
+
+  private get lease(): Lease | undefined {
+    return this.store.lease;
+  }
+
+  private get publisher() {
+    return this.store.publisher;
   }
 
   get role(): PairRole {
@@ -136,7 +124,7 @@ export class PairCoordinator {
     this.stopped = true;
     this.timer?.stop();
     await this.polling;
-    this.watcher?.stop();
+    this.store.stopWatch();
     await this.publisher?.idle();
     if (options.release !== false && this.currentRole === "leader") {
       await this.lease?.release().catch(() => {});
@@ -154,7 +142,7 @@ export class PairCoordinator {
     if (!bus.isConnected()) return this.isolate("not connected to NATS");
     this.readThisRound = false;
     try {
-      await this.open();
+      await this.store.open();
       if (!this.recovered) await this.recover();
     } catch (error) {
       return this.isolate(`KV unavailable: ${message(error)}`);
@@ -184,42 +172,15 @@ export class PairCoordinator {
     else await this.becomeFollower(result.holder, result.epoch);
   }
 
-  private async open(): Promise<void> {
-    if (this.desiredKv) return;
-    const { bus, cluster, pair, directorId, ttlMs, now, logger } = this.options;
-    const leases = await bus.kv(buckets.leases(cluster), { ttlMs });
-    const desired = await bus.kv(buckets.desired(cluster));
-    this.lease = createLease(leases, pair, directorId, ttlMs, { now });
-    this.publisher = new DesiredPublisher(
-      desired,
-      pair,
-      {
-        build: (service) => (this.mayDecide() ? this.options.host.record(service, this.term!) : undefined),
-        deposed: (epoch, leader) => this.deposed(epoch, leader),
-        written: () => this.counts.recordsWritten++,
-      },
-      logger,
-    );
-    // Watch first, then read: nothing written in between is missed (revisions order the two).
-    this.watcher = await desired.watch(`${pair}.>`, (change) => this.onChange(change), {
-      updatesOnly: true,
-    });
-    this.desiredKv = desired;
-  }
-
   /** Reads every record of the pair, and the lease's term; on the first call the host adopts them. */
   private async recover(): Promise<void> {
-    const kv = this.desiredKv!;
     // The lease first: a record older than the current term (a late, unfenced write) is not recovered.
     const held = await this.lease!.read();
     if (held) {
       this.records.noteEpoch(held.epoch);
       this.leaderId = held.holder || null;
     }
-    const keys = await kv.keys(`${this.options.pair}.>`);
-    const entries = await Promise.all(keys.map((key) => kv.get(key)));
-    for (const entry of entries) {
-      if (!entry) continue;
+    for (const entry of await this.store.records()) {
       this.publisher!.noteRevision(entry.key, entry.revision);
       this.take(entry.value, entry.revision, false);
     }
@@ -278,9 +239,7 @@ export class PairCoordinator {
     this.leaderId = directorId;
     this.counts.takeovers++;
     const services = Object.keys(host.config().services);
-    const changedAtTakeover = services.filter(
-      (service) => !sameEntry(host.decision(service), this.records.record(service)?.table),
-    ).length;
+    const changedAtTakeover = this.records.differing(services, (service) => host.decision(service));
     host.lead(epoch);
     host.emit({
       type: "leader-changed",
@@ -346,11 +305,6 @@ export class PairCoordinator {
     this.publisher?.clear();
     host.emit({ type: "isolated", service: "*", pair, reason, epoch: this.records.maxEpoch });
   }
-}
-
-function sameEntry(a: VirtualServiceEntry | undefined | null, b: VirtualServiceEntry | undefined | null) {
-  if (!a || !b) return !a && !b;
-  return JSON.stringify(sortTable({ services: [a] })) === JSON.stringify(sortTable({ services: [b] }));
 }
 
 function message(error: unknown): string {

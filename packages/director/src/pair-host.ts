@@ -1,9 +1,26 @@
 import type { FleetConfig } from "@lvsq/config";
 import { type DirectorState, desiredEntry, type EngineInput, serviceReasons } from "@lvsq/engine";
-import type { IpvsTable } from "@lvsq/protocol";
-import type { PairHost } from "./pair-coordinator.js";
+import type { DesiredRecord, IpvsTable, VirtualServiceEntry } from "@lvsq/protocol";
 import type { PairEvent } from "./pair-events.js";
 import { desiredRecord, pairOf } from "./pair-records.js";
+
+/** What the coordinator needs from the director agent that hosts it. */
+export interface PairHost {
+  config(): FleetConfig;
+  /** The kernel table as last read or written. */
+  kernel(): IpvsTable;
+  /** Once, before anything is applied: the recovered table (kernel + last desired records) is current. */
+  adopt(table: IpvsTable): void;
+  /** Follower: put the leader's table in the kernel. */
+  follow(table: IpvsTable, epoch: number): void;
+  /** New leader: put this director's own desired table in the kernel. */
+  lead(epoch: number): void;
+  /** This director's own decision for a service (engine desired entry), undefined if not configured. */
+  decision(service: string): VirtualServiceEntry | undefined;
+  /** The record this director, as leader at `epoch`, would write for a service now. */
+  record(service: string, epoch: number): DesiredRecord;
+  emit(event: PairEvent): void;
+}
 
 /** The parts of the director agent its pair coordinator drives (closures over the agent's state). */
 export type PairHostDeps = {

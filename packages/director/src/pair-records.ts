@@ -1,6 +1,6 @@
 import type { FleetConfig } from "@lvsq/config";
 import { serviceKey } from "@lvsq/engine";
-import { DesiredRecord, type IpvsTable, type VirtualServiceEntry } from "@lvsq/protocol";
+import { DesiredRecord, type IpvsTable, sortTable, type VirtualServiceEntry } from "@lvsq/protocol";
 
 /** Why a desired record was not taken. */
 export type RecordRejection = "invalid" | "other-pair" | "older-epoch" | "unknown-service" | "seen";
@@ -62,6 +62,12 @@ export class LeaderRecords {
     this.records.set(record.service, record);
     this.revisions.set(record.service, revision);
     return record;
+  }
+
+  /** How many of `services` a decision would change from the records held (a new leader's flap count). */
+  differing(services: string[], decision: (service: string) => VirtualServiceEntry | undefined): number {
+    return services.filter((service) => !sameEntry(decision(service), this.records.get(service)?.table))
+      .length;
   }
 
   /**
@@ -128,4 +134,9 @@ export function pairOf(config: FleetConfig, directorId: string): string | undefi
   if (pair === undefined) return undefined;
   const members = config.directors.filter((d) => d.pair === pair);
   return members.length >= 2 ? pair : undefined;
+}
+
+function sameEntry(a: VirtualServiceEntry | undefined | null, b: VirtualServiceEntry | undefined | null) {
+  if (!a || !b) return !a && !b;
+  return JSON.stringify(sortTable({ services: [a] })) === JSON.stringify(sortTable({ services: [b] }));
 }

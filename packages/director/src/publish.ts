@@ -32,27 +32,6 @@ export function publishEvent(
   bus.publish(subjects.events(source.cluster, event.service === "*" ? "_director" : event.service), envelope);
 }
 
-/** One log line when the role changes: an operator learns from the log that the director is isolated. */
-export class RoleLog {
-  private last: DirectorRole | undefined;
-
-  constructor(private readonly logger: Logger) {}
-
-  note(role: DirectorRole): void {
-    if (role === this.last) return;
-    const previous = this.last;
-    this.last = role;
-    if (role === "isolated") {
-      this.logger.warn(
-        { role, previous },
-        "director isolated: cut off from NATS, keeping the kernel table as it is",
-      );
-    } else {
-      this.logger.info({ role, previous }, `director role: ${role}`);
-    }
-  }
-}
-
 /** Vote messages the bus refused before they reached the engine (bad JSON, schema failures). */
 export function busDrops(bus: Bus): number {
   const { dropped } = bus.stats();

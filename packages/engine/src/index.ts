@@ -6,7 +6,7 @@ export {
   serviceReasons,
 } from "./explain.js";
 export { type DirectorState, ownedServiceKeys, serviceKey } from "./model.js";
-export { initialState, step } from "./step.js";
+export { initialState, type StepResult, step } from "./step.js";
 // The quorum rules themselves, for views that tally votes they received (lvsq status) without re-stating them.
 export { createLayout, decideVerdict, type QuorumLayout, siteVerdict } from "./quorum.js";
 export type {
@@ -17,7 +17,6 @@ export type {
   EngineEventType,
   EngineInput,
   Rule,
-  StepResult,
   Tally,
   Verdict,
   VoteCounters,

@@ -65,7 +65,7 @@ describe("countVoters", () => {
     const { layout } = createLayout(by, ["a", "a", "b"], "majority", "majority");
     const slots = createVoteSlots(1, 3);
     states.forEach((state, p) => {
-      if (state !== 0) recordVote(slots, p, state, undefined, "", at[p]!, TTL);
+      if (state !== 0) recordVote(slots, p, state, undefined, "", undefined, at[p]!, TTL);
     });
     return { layout, slots };
   };
@@ -98,7 +98,7 @@ describe("dynamicWeight: the lower median of fresh up votes' weights", () => {
   const slotsWith = (votes: [number, number | undefined, number][]) => {
     const slots = createVoteSlots(1, votes.length);
     votes.forEach(([state, weight, at], p) => {
-      recordVote(slots, p, state, weight, "", at, TTL);
+      recordVote(slots, p, state, weight, "", undefined, at, TTL);
     });
     return slots;
   };

@@ -91,3 +91,34 @@ describe("explain", () => {
     expect(serviceReasons(sim.state, "nope", 0)).toEqual([]);
   });
 });
+
+describe("explain: a flip under way", () => {
+  it("shows a down vote whose probe's last check succeeded as pending up, and the events carry it", () => {
+    const sim = new Sim(fleet());
+    sim.at(1000).all(up2);
+    sim.at(2000).all({ [RS1]: "down" });
+    const rising = {
+      state: "down" as const,
+      reason: "HTTP 200",
+      pending: { state: "up" as const, count: 1, needed: 2 },
+    };
+    sim.at(3000).vote({ p1: { [RS1]: rising } });
+    const vote = explain(sim.state, "web", RS1, 3000)!.realServers[0]!.sites[0]!.votes[0]!;
+    expect(vote).toMatchObject({ probe: "p1", state: "down", reason: "HTTP 200", pending: rising.pending });
+    // The flip never counts: the real server stays down on the votes' word.
+    expect(sim.table()).toEqual({ [RS2]: 3 });
+    // p2 and p3 see it up: quorum says up, and the rs-up event shows p1 still down, rising.
+    sim.events = [];
+    sim.at(4000).vote({ p2: { [RS1]: "up" }, p3: { [RS1]: "up" } });
+    const event = sim.events.find((e) => e.type === "rs-up");
+    expect(event && "votes" in event ? event.votes.find((v) => v.probe === "p1") : undefined).toMatchObject({
+      state: "down",
+      pending: rising.pending,
+    });
+    // Its next batch agrees with its last check: no flip under way any more.
+    sim.at(4500).vote({ p1: { [RS1]: "up" } });
+    expect(explain(sim.state, "web", RS1, 4500)!.realServers[0]!.sites[0]!.votes[0]).not.toHaveProperty(
+      "pending",
+    );
+  });
+});

@@ -15,7 +15,7 @@ import {
 } from "./test-kit.js";
 
 /**
- * The decision rules as a table (the cases of issue 3): each scenario feeds inputs at times and checks the
+ * The decision rules as a table (docs/decisions.md): each scenario feeds inputs at times and checks the
  * desired table of service "web" ({ address: weight }) and the event types of each stage. Fleet: sites
  * dc1..dc3 with probes p1..p3, majority quorum by site, voteTtl 6 s, no startup grace unless a scenario
  * says so.

@@ -1,13 +1,28 @@
 import type { FleetConfig } from "@lvsq/config";
-import { canonicalEndpoint, type VoteBatch } from "@lvsq/protocol";
+import { canonicalEndpoint, type IpvsTable, type VoteBatch } from "@lvsq/protocol";
 import { applyAdmin, expireDrains } from "./admin.js";
 import { installConfig } from "./config-state.js";
 import { evaluate, type StepContext, settle, touch } from "./decide.js";
 import { rebuildService } from "./desired.js";
 import { type DirectorState, emptyCounters, type ServiceState } from "./model.js";
 import { adoptKernel } from "./observe.js";
-import type { DropReason, EngineInput, StepResult } from "./types.js";
+import type { DropReason, DropReport, EngineEvent, EngineInput } from "./types.js";
 import { expireVotes, hasAnyVote, recordVote, voteCode } from "./vote-store.js";
+
+/** What one `step` returns. */
+export type StepResult = {
+  /** The same state object, updated: keep only the latest one (see `step`). */
+  state: DirectorState;
+  /** All owned virtual services; unchanged service objects are reused, so `===` finds what changed. */
+  desired: IpvsTable;
+  events: EngineEvent[];
+  /** Whether `desired` differs from the previous step's: plan and apply only then. */
+  changed: boolean;
+  /** Service ids whose desired entry changed or disappeared in this step. */
+  changedServices: string[];
+  /** Set when a vote batch was dropped in whole or in part. */
+  dropped: DropReport | undefined;
+};
 
 /** A fresh state for a config. `directorId` is recorded for `explain`; decisions do not depend on it. */
 export function initialState(config: FleetConfig, directorId?: string): DirectorState {
@@ -101,7 +116,7 @@ function drop(ctx: StepContext, reason: DropReason, votes: number, detail: strin
   return undefined;
 }
 
-/** The checks a director applies to every batch (DESIGN §3), in order; the first failure drops it. */
+/** The checks a director applies to every batch (docs/decisions.md, "Votes"), in order; the first failure drops it. */
 function admitBatch(ctx: StepContext, batch: VoteBatch): ServiceState | undefined {
   const { state } = ctx;
   const size = batch.votes.length;
@@ -165,7 +180,9 @@ function applyVotes(ctx: StepContext, batch: VoteBatch): void {
       }
     }
     const slot = rs * probes + probe;
-    if (recordVote(svc.votes, slot, voteCode(vote.state), vote.weight, vote.reason, now, ttlMs)) {
+    if (
+      recordVote(svc.votes, slot, voteCode(vote.state), vote.weight, vote.reason, vote.pending, now, ttlMs)
+    ) {
       evaluate(ctx, svc, rs);
     }
   }

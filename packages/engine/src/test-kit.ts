@@ -1,8 +1,8 @@
 import { type FleetConfig, parseConfig } from "@lvsq/config";
-import type { IpvsTable, VoteBatch, VoteState } from "@lvsq/protocol";
+import type { IpvsTable, VoteBatch, VotePending, VoteState } from "@lvsq/protocol";
 import type { DirectorState } from "./model.js";
-import { initialState, step } from "./step.js";
-import type { AdminCommand, EngineEvent, EngineInput, StepResult } from "./types.js";
+import { initialState, type StepResult, step } from "./step.js";
+import type { AdminCommand, EngineEvent, EngineInput } from "./types.js";
 
 /**
  * Test helpers (used by the engine's own tests only): a small fleet config builder and a simulator that
@@ -46,7 +46,9 @@ export function fleet(extra: ConfigInput = {}): FleetConfig {
   return parseConfig(JSON.stringify(input), "test.yaml", { env: {} });
 }
 
-export type VoteSpec = VoteState | { state: VoteState; weight?: number; reason?: string };
+export type VoteSpec =
+  | VoteState
+  | { state: VoteState; weight?: number; reason?: string; pending?: VotePending };
 
 export class Sim {
   state: DirectorState;
@@ -98,6 +100,7 @@ export class Sim {
           latencyMs: 1,
           reason: "reason" in v && v.reason !== undefined ? v.reason : `${v.state} by ${probe}`,
           ...(v.weight === undefined ? {} : { weight: v.weight }),
+          ...("pending" in v && v.pending ? { pending: v.pending } : {}),
         };
       }),
     };

@@ -1,6 +1,5 @@
 import type { FleetConfig } from "@lvsq/config";
-import type { AdminAction, IpvsTable, VoteBatch, VoteState } from "@lvsq/protocol";
-import type { DirectorState } from "./model.js";
+import type { AdminAction, IpvsTable, VoteBatch, VotePending, VoteState } from "@lvsq/protocol";
 
 /** An operator's override for one real server (the body of an `lvsq_<cluster>_admin` record). */
 export type AdminCommand = {
@@ -32,20 +31,6 @@ export type DropReason =
   | "unknown-real-server";
 
 export type DropReport = { reason: DropReason; votes: number; detail: string };
-
-export type StepResult = {
-  /** The same state object, updated: keep only the latest one (see `step`). */
-  state: DirectorState;
-  /** All owned virtual services; unchanged service objects are reused, so `===` finds what changed. */
-  desired: IpvsTable;
-  events: EngineEvent[];
-  /** Whether `desired` differs from the previous step's: plan and apply only then. */
-  changed: boolean;
-  /** Service ids whose desired entry changed or disappeared in this step. */
-  changedServices: string[];
-  /** Set when a vote batch was dropped in whole or in part. */
-  dropped: DropReport | undefined;
-};
 
 /** The rule that decided a real server's place in the table, as `lvsq explain` and the events say it. */
 export type Rule =
@@ -81,6 +66,8 @@ export type VoteView = {
   ageMs: number | null;
   reason: string;
   weight?: number;
+  /** The probe's flip under way: its last checks disagree with this vote (see the protocol's VotePending). */
+  pending?: VotePending;
 };
 
 type RsEvent = { service: string; rs: string; tally: Tally; votes: VoteView[] };

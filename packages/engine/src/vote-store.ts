@@ -1,4 +1,4 @@
-import type { VoteState } from "@lvsq/protocol";
+import type { VotePending, VoteState } from "@lvsq/protocol";
 import type { VoteView } from "./types.js";
 
 /**
@@ -21,6 +21,8 @@ export type VoteSlots = {
   receivedAt: Float64Array;
   weight: Int32Array;
   reason: string[];
+  /** The probe's flip under way with that vote, if any (shown by explain and events; never counted). */
+  pending: (VotePending | undefined)[];
   /** A lower bound of the earliest expiry among fresh slots: before it, no rescan is needed. */
   nextExpiryAt: number;
 };
@@ -33,6 +35,7 @@ export function createVoteSlots(realServers: number, probes: number): VoteSlots 
     receivedAt: new Float64Array(size),
     weight: new Int32Array(size).fill(NO_WEIGHT),
     reason: new Array<string>(size).fill(""),
+    pending: new Array<VotePending | undefined>(size).fill(undefined),
     nextExpiryAt: Number.POSITIVE_INFINITY,
   };
 }
@@ -58,6 +61,7 @@ export function recordVote(
   code: number,
   weight: number | undefined,
   reason: string,
+  pending: VotePending | undefined,
   now: number,
   ttlMs: number,
 ): boolean {
@@ -68,6 +72,7 @@ export function recordVote(
   slots.receivedAt[slot] = now;
   slots.weight[slot] = newWeight;
   slots.reason[slot] = reason;
+  slots.pending[slot] = pending;
   const expiry = now + ttlMs;
   if (expiry < slots.nextExpiryAt) slots.nextExpiryAt = expiry;
   const after = code === VOTE_ABSTAIN ? VOTE_NONE : code;
@@ -128,6 +133,7 @@ export function copyVote(from: VoteSlots, fromSlot: number, to: VoteSlots, toSlo
   to.receivedAt[toSlot] = from.receivedAt[fromSlot]!;
   to.weight[toSlot] = from.weight[fromSlot]!;
   to.reason[toSlot] = from.reason[fromSlot]!;
+  to.pending[toSlot] = from.pending[fromSlot];
   to.nextExpiryAt = Number.NEGATIVE_INFINITY;
 }
 
@@ -153,5 +159,8 @@ export function viewVote(
   };
   const weight = slots.weight[slot]!;
   if (weight !== NO_WEIGHT) view.weight = weight;
+  // An expired vote's flip is old news: the probe has said nothing since.
+  const pending = slots.pending[slot];
+  if (pending !== undefined && ageMs <= ttlMs) view.pending = pending;
   return view;
 }

@@ -118,6 +118,66 @@ describe("ProbeAgent", () => {
     expect(batch.votes.find((v) => v.rs === "127.0.0.3:80")?.reason).toBe("connect ECONNREFUSED");
   });
 
+  it("says how far a flip has got: a down vote whose last check succeeded carries pending up 1/rise", async () => {
+    health.set("127.0.0.2:80", "up").set("127.0.0.3:80", "down");
+    // After one success, rs 3's next check never ends (until the agent stops): the vote stays down, rising.
+    let successes = 0;
+    const stalling: CheckRunner = async (check, target, options) => {
+      if (target.address !== "127.0.0.3:80" || health.get(target.address) === "down")
+        return runCheck(check, target, options);
+      if (successes++ === 0) return { verdict: "up", latencyMs: 1, reason: "connected" };
+      return new Promise((resolve) =>
+        options?.signal?.addEventListener("abort", () =>
+          resolve({ verdict: "abstain", latencyMs: 0, reason: "cancelled" }),
+        ),
+      );
+    };
+    const bus = new FakeBus();
+    agents.push(new ProbeAgent({ config, probeId: "p1", bus, runCheck: stalling, logger: silent }));
+    await until("rs 3 down", () =>
+      bus.batches().some((b) => b.votes.some((v) => v.rs === "127.0.0.3:80" && v.state === "down")),
+    );
+    health.set("127.0.0.3:80", "up");
+    const vote = await until("rs 3 down, rising", () =>
+      bus
+        .batches()
+        .flatMap((b) => b.votes)
+        .find((v) => v.rs === "127.0.0.3:80" && v.state === "down" && v.pending),
+    );
+    expect(vote).toMatchObject({
+      state: "down",
+      reason: "connected",
+      pending: { state: "up", count: 1, needed: 2 },
+    });
+    const settled = bus
+      .batches()
+      .flatMap((b) => b.votes)
+      .find((v) => v.rs === "127.0.0.2:80" && v.state === "up");
+    expect(settled).not.toHaveProperty("pending");
+  });
+
+  it("says in its next heartbeat that it was cut off since the previous one", async () => {
+    const bus = new FakeBus();
+    agents.push(
+      new ProbeAgent({ config, probeId: "p1", bus, runCheck, logger: silent, heartbeatIntervalMs: 50 }),
+    );
+    const beats = () =>
+      bus.published
+        .filter((p) => p.subject === "lvsq.t.status.probe.p1")
+        .map((p) => p.payload as { connected: boolean });
+    await until("a heartbeat", () => beats().length > 0);
+    expect(beats().every((b) => b.connected)).toBe(true);
+    bus.setConnected(false);
+    bus.setConnected(true);
+    const count = beats().length;
+    await until("the next two heartbeats", () => beats().length >= count + 2);
+    expect(
+      beats()
+        .slice(count, count + 2)
+        .map((b) => b.connected),
+    ).toEqual([false, true]);
+  });
+
   it("holds only the latest state while disconnected and republishes it on reconnect", async () => {
     health.set("127.0.0.2:80", "up").set("127.0.0.3:80", "up");
     const bus = new FakeBus();

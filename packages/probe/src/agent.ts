@@ -3,7 +3,7 @@ import { LVSQ_VERSION, type ProbeHeartbeat, subjects, type VoteBatch } from "@lv
 import { every, type Logger, type ProbeMetrics } from "@lvsq/runtime";
 import { ConcurrencyLimiter } from "./limiter.js";
 import type { CheckRunner, ProbeBus } from "./ports.js";
-import { applyResult, initialRiseFall, type RiseFallState, voteOf } from "./rise-fall.js";
+import { applyResult, initialRiseFall, pendingOf, type RiseFallState, voteOf } from "./rise-fall.js";
 
 export type ProbeOptions = {
   config: FleetConfig;
@@ -53,6 +53,8 @@ export class ProbeAgent {
   private stopped = false;
   private readonly unsubscribe: () => void;
   private checksInWindow = 0;
+  /** Set when the bus dropped since the last heartbeat sent: the next one says `connected: false`. */
+  private disconnectedSinceBeat = false;
   private windowStart: number;
   readonly stats: ProbeStats = {
     checksTotal: 0,
@@ -79,6 +81,7 @@ export class ProbeAgent {
       if (status.type !== "connected" && status.type !== "reconnected" && status.type !== "disconnected")
         return;
       const connected = status.type !== "disconnected";
+      if (!connected) this.disconnectedSinceBeat = true;
       options.logger.info(
         { probe: options.probeId, connected },
         connected ? "bus connected: republishing full state" : "bus disconnected: holding latest state",
@@ -198,6 +201,7 @@ export class ProbeAgent {
 
   private votesOf(serviceId: string): VoteBatch["votes"] {
     const votes: VoteBatch["votes"] = [];
+    const check = this.config.services[serviceId]?.check;
     for (const target of this.byService.get(serviceId) ?? []) {
       const s = target.state;
       votes.push({
@@ -207,6 +211,7 @@ export class ProbeAgent {
         latencyMs: Math.round(s.latencyMs * 1000) / 1000,
         reason: s.reason.slice(0, 256),
         ...(s.weight !== undefined && voteOf(s) === "up" ? { weight: s.weight } : {}),
+        ...(check ? pendingField(s, check) : {}),
       });
     }
     return votes;
@@ -250,16 +255,26 @@ export class ProbeAgent {
       checksPerSecond: Math.round((this.checksInWindow * 1000 * 10) / windowMs) / 10,
       checksTotal: this.stats.checksTotal,
       errorsTotal: this.stats.errorsTotal,
-      connected: this.options.bus.isConnected(),
+      // A heartbeat only goes out while connected: it says whether the probe was cut off since the last one.
+      connected: this.options.bus.isConnected() && !this.disconnectedSinceBeat,
     };
     this.checksInWindow = 0;
     this.windowStart = now;
     if (this.options.bus.isConnected()) {
-      this.options.bus.publish(subjects.probeStatus(this.config.cluster, this.options.probeId), heartbeat);
+      const sent = this.options.bus.publish(
+        subjects.probeStatus(this.config.cluster, this.options.probeId),
+        heartbeat,
+      );
+      if (sent) this.disconnectedSinceBeat = false;
     }
   }
 
   private stopTimers(): void {
     for (const timer of this.timers.splice(0)) timer.stop();
   }
+}
+
+function pendingField(state: RiseFallState, limits: { rise: number; fall: number }) {
+  const pending = pendingOf(state, limits);
+  return pending ? { pending } : {};
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyResult, initialRiseFall, type RiseFallState, voteOf } from "./rise-fall.js";
+import { applyResult, initialRiseFall, pendingOf, type RiseFallState, voteOf } from "./rise-fall.js";
 
 const limits = { rise: 2, fall: 3 };
 const up = { verdict: "up" as const, reason: "HTTP 200", latencyMs: 1 };
@@ -70,5 +70,26 @@ describe("rise/fall", () => {
   it("carries a dynamic weight from an up result", () => {
     const { state } = feed([{ ...up, weight: 7 } as typeof up, { ...up, weight: 7 } as typeof up]);
     expect(state.weight).toBe(7);
+  });
+});
+
+describe("the flip under way (pending)", () => {
+  it.each([
+    ["nothing before the first result", [], undefined],
+    ["rising towards the first up", [up], { state: "up", count: 1, needed: 2 }],
+    ["falling towards the first down", [down, down], { state: "down", count: 2, needed: 3 }],
+    ["none once up", [up, up], undefined],
+    [
+      "down, rising 1/2 (the last check said HTTP 200)",
+      [down, down, down, up],
+      { state: "up", count: 1, needed: 2 },
+    ],
+    ["up, falling 2/3", [up, up, down, down], { state: "down", count: 2, needed: 3 }],
+    ["none once the flip happened", [up, up, down, down, down], undefined],
+    ["none after an abstention (the checker broke)", [up, up, down, abstain], undefined],
+    ["a success after failures restarts the count", [down, down, down, up, down], undefined],
+  ] as const)("%s", (_, results, expected) => {
+    const { state } = feed([...results]);
+    expect(pendingOf(state, limits)).toEqual(expected);
   });
 });

@@ -1,4 +1,4 @@
-import type { VoteState } from "@lvsq/protocol";
+import type { VotePending, VoteState } from "@lvsq/protocol";
 
 export type CheckVerdict = "up" | "down" | "abstain";
 
@@ -36,6 +36,24 @@ export function initialRiseFall(now: number): RiseFallState {
 export function voteOf(state: RiseFallState): VoteState {
   if (state.abstaining || state.settled === "unknown") return "abstain";
   return state.settled;
+}
+
+/**
+ * The flip under way, if the latest checks disagree with the vote: `up` after `count` of `rise` successes
+ * (also while the vote is still unknown), `down` after `count` of `fall` failures. The vote's reason is the
+ * last check's, so without this a `down` vote reading "HTTP 200" looks like a contradiction.
+ */
+export function pendingOf(
+  state: RiseFallState,
+  limits: { rise: number; fall: number },
+): VotePending | undefined {
+  if (state.abstaining) return undefined;
+  const vote = voteOf(state);
+  if (state.ups > 0 && vote !== "up" && state.ups < limits.rise)
+    return { state: "up", count: state.ups, needed: limits.rise };
+  if (state.downs > 0 && vote !== "down" && state.downs < limits.fall)
+    return { state: "down", count: state.downs, needed: limits.fall };
+  return undefined;
 }
 
 /** Applies one check result; `flipped` says whether the published vote changed. */

@@ -13,7 +13,7 @@ export const ProbeHeartbeat = z.object({
   checksPerSecond: z.number(),
   checksTotal: z.number().int(),
   errorsTotal: z.number().int(),
-  /** true while the probe could not publish (the bus was down) since the last heartbeat. */
+  /** false when the probe was cut off from NATS (could not publish) at some point since its last heartbeat. */
   connected: z.boolean(),
 });
 export type ProbeHeartbeat = z.infer<typeof ProbeHeartbeat>;

@@ -4,6 +4,18 @@ import { Token } from "./ids.js";
 export const VoteState = z.enum(["up", "down", "abstain"]);
 export type VoteState = z.infer<typeof VoteState>;
 
+/**
+ * A flip under way: the probe's last `count` checks in a row said `state`, and its vote turns `state` after
+ * `needed` (the check's rise or fall). Absent when the latest check agrees with the vote, or after an
+ * abstention. It never counts towards quorum: it tells a reader why a `down` vote carries "HTTP 200".
+ */
+export const VotePending = z.object({
+  state: z.enum(["up", "down"]),
+  count: z.number().int().min(1),
+  needed: z.number().int().min(1),
+});
+export type VotePending = z.infer<typeof VotePending>;
+
 export const Vote = z.object({
   /** The real server, canonical `ip:port`. */
   rs: z.string().max(64),
@@ -14,6 +26,8 @@ export const Vote = z.object({
   reason: z.string().max(256),
   /** Weight from a dynamic check (exec exit 2..255), if any. */
   weight: z.number().int().min(0).max(65535).optional(),
+  /** The reason is the last check's; when that check disagrees with `state`, how far the flip has got. */
+  pending: VotePending.optional(),
 });
 export type Vote = z.infer<typeof Vote>;
 

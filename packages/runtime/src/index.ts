@@ -6,6 +6,7 @@ export {
   type Logger,
   type LoggerSettings,
   type LogLevel,
+  plainLine,
   rateLimitedWarn,
 } from "./logger.js";
 export { listenHttp } from "./http-listen.js";

@@ -1,6 +1,7 @@
 import { pino, type Logger, type LoggerOptions } from "pino";
 
-export type LogFormat = "json" | "pretty";
+/** `plain`: one readable line per event on `destination` (stderr), for commands a person runs at a terminal. */
+export type LogFormat = "json" | "pretty" | "plain";
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 
 export type LoggerSettings = {
@@ -9,7 +10,9 @@ export type LoggerSettings = {
   /** Static fields on every line, e.g. { director: "lvs-a" }. */
   bindings?: Record<string, unknown>;
   /** Where to write; default stdout (journald reads it). Tests pass a stream to capture lines. */
-  destination?: NodeJS.WritableStream;
+  destination?: NodeJS.WritableStream | { write(text: string): unknown };
+  /** Plain format: what each line starts with (`lvsq status`). */
+  label?: string;
 };
 
 /**
@@ -32,7 +35,48 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
       },
     });
   }
+  if (settings.format === "plain") {
+    const out = settings.destination ?? process.stderr;
+    return pino(options, { write: (line: string) => void out.write(plainLine(line, settings.label)) });
+  }
   return settings.destination ? pino(options, settings.destination as pino.DestinationStream) : pino(options);
+}
+
+const PLAIN_LEVEL: Record<string, string> = {
+  fatal: "fatal: ",
+  error: "error: ",
+  warn: "warning: ",
+  debug: "debug: ",
+  trace: "trace: ",
+};
+const PLAIN_SKIPPED = new Set(["level", "time", "msg", "pid", "hostname"]);
+
+/**
+ * One pino JSON line as text: `lvsq status: warning: <msg> (servers: nats://…, err: connection refused)`.
+ * The fields are the same as in JSON, in the order logged; errors show their message.
+ */
+export function plainLine(json: string, label?: string): string {
+  let entry: Record<string, unknown>;
+  try {
+    entry = JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    return json.endsWith("\n") ? json : `${json}\n`;
+  }
+  const fields = Object.entries(entry)
+    .filter(([key, value]) => !PLAIN_SKIPPED.has(key) && value !== undefined)
+    .map(([key, value]) => `${key}: ${plainValue(value)}`);
+  const prefix = label ? `${label}: ` : "";
+  const level = PLAIN_LEVEL[String(entry.level)] ?? "";
+  return `${prefix}${level}${String(entry.msg ?? "")}${fields.length ? ` (${fields.join(", ")})` : ""}\n`;
+}
+
+function plainValue(value: unknown): string {
+  if (Array.isArray(value)) return value.map(plainValue).join(" ");
+  if (value && typeof value === "object") {
+    const message = (value as { message?: unknown }).message;
+    return typeof message === "string" ? message : JSON.stringify(value);
+  }
+  return String(value);
 }
 
 /** Cuts untrusted text (HTTP bodies, exec output) to 256 bytes for the `detail` field. */

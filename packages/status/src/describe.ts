@@ -63,12 +63,34 @@ function describeTally(value: unknown): string {
   return `${num(t.down)}/${num(t.total)} ${by}s down (${num(t.downNeeded)} needed), ${num(t.up)}/${num(t.total)} up (${num(t.upNeeded)} needed)`;
 }
 
+/**
+ * A probe's flip under way, in the words explain, status and the page all use: `rising 1/2` (towards up),
+ * `falling 2/3` (towards down); "" when there is none or it is malformed (events are loosely typed).
+ */
+export function flipText(pending: unknown): string {
+  if (!pending || typeof pending !== "object") return "";
+  const p = pending as Record<string, unknown>;
+  if (typeof p.count !== "number" || typeof p.needed !== "number") return "";
+  const direction = p.state === "up" ? "rising" : p.state === "down" ? "falling" : "";
+  return direction ? `${direction} ${p.count}/${p.needed}` : "";
+}
+
+/** One vote in words: `down "HTTP 503"`, or `down, rising 1/2, last check "HTTP 200"` during a flip. */
+export function voteText(
+  vote: { state?: unknown; reason?: unknown; pending?: unknown },
+  reasonMax = 80,
+): string {
+  const reason = str(vote.reason).slice(0, reasonMax);
+  const flip = flipText(vote.pending);
+  if (flip) return `${str(vote.state)}, ${flip}${reason ? `, last check "${reason}"` : ""}`;
+  return `${str(vote.state)}${reason ? ` "${reason}"` : ""}`;
+}
+
 function describeVotes(value: unknown): string {
   if (!Array.isArray(value) || value.length === 0) return "";
-  const parts = value.slice(0, 6).map((v: Record<string, unknown>) => {
-    const reason = str(v.reason);
-    return `${str(v.site)}/${str(v.probe)} ${str(v.state)}${reason ? ` "${reason.slice(0, 40)}"` : ""}`;
-  });
+  const parts = value
+    .slice(0, 6)
+    .map((v: Record<string, unknown>) => `${str(v.site)}/${str(v.probe)} ${voteText(v, 40)}`);
   if (value.length > 6) parts.push(`+${value.length - 6} more`);
   return `votes: ${parts.join(", ")}`;
 }

@@ -1,4 +1,4 @@
-export { describeEvent } from "./describe.js";
+export { describeEvent, flipText, voteText } from "./describe.js";
 export { FleetModel, type FleetModelOptions } from "./model.js";
 export { ago, renderTable, type RenderOptions } from "./render-table.js";
 export type * from "./snapshot.js";

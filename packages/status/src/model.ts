@@ -134,6 +134,7 @@ export class FleetModel {
         latencyMs: vote.latencyMs,
         reason: vote.reason,
         weight: vote.weight,
+        pending: vote.pending,
         receivedAt: now,
       });
       const { quorum } = tallyVotes(

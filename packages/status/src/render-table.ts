@@ -100,7 +100,8 @@ export function renderTable(snapshot: FleetSnapshot, options: RenderOptions = {}
   out.push(
     "",
     paint(
-      "state* = from the probes' votes (no director decision seen yet) · votes: ✓ up ✗ down ? abstain ~ expired",
+      "state* = from the probes' votes (no director decision seen yet) · votes: ✓ up ✗ down ? abstain ~ expired" +
+        " · ↑/↓ after a vote: its probe's last checks say the opposite, the flip is under way (lvsq explain)",
       "grey",
     ),
   );
@@ -138,8 +139,12 @@ function serviceHeading(service: ServiceView): string {
 
 const VOTE_MARK = { up: "✓", down: "✗", abstain: "?", expired: "~" } as const;
 
+/** After a vote's mark: its probe's last checks say the opposite and the flip is under way. */
+const FLIP_MARK = { up: "↑", down: "↓" } as const;
+
 function siteCell(site: SiteVotesView): string {
-  const marks = site.votes.map((v) => VOTE_MARK[v.state]).join("") || "·";
+  const marks =
+    site.votes.map((v) => VOTE_MARK[v.state] + (v.pending ? FLIP_MARK[v.pending.state] : "")).join("") || "·";
   return `${site.site}:${marks}`;
 }
 

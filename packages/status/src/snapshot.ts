@@ -139,8 +139,11 @@ export type VoteView = {
   ageMs: number;
   since: number;
   latencyMs: number;
+  /** The last check's reason (it may disagree with `state` while a flip is under way: see `pending`). */
   reason: string;
   weight: number | null;
+  /** The probe's flip under way (its last `count` checks said `state`, it flips after `needed`), else null. */
+  pending: { state: "up" | "down"; count: number; needed: number } | null;
 };
 
 export type AdminView = {

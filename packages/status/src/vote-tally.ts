@@ -1,6 +1,6 @@
 import type { FleetConfig, ServiceConfig } from "@lvsq/config";
 import { createLayout, decideVerdict, siteVerdict } from "@lvsq/engine";
-import type { VoteState } from "@lvsq/protocol";
+import type { VotePending, VoteState } from "@lvsq/protocol";
 import type { QuorumView, SiteVotesView, VoteView } from "./snapshot.js";
 
 /** One probe's latest vote on one real server, as the status process received it. */
@@ -12,6 +12,7 @@ export type StoredVote = {
   latencyMs: number;
   reason: string;
   weight: number | undefined;
+  pending: VotePending | undefined;
   /** Local receive time: freshness is judged by our clock, so a probe's skewed clock cannot fake it. */
   receivedAt: number;
 };
@@ -78,6 +79,8 @@ export function tallyVotes(
       latencyMs: vote.latencyMs,
       reason: vote.reason,
       weight: vote.weight ?? null,
+      // An expired vote's flip is old news, as in the director's explain.
+      pending: state === "expired" ? null : (vote.pending ?? null),
     });
   }
   let siteUp = 0;

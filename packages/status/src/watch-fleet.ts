@@ -67,10 +67,10 @@ export function watchFleet(
       else watchers.push(watcher);
     } catch (error) {
       failed.set(bucket, onChange);
-      logger.warn(
-        { bucket, err: error instanceof Error ? error.message : String(error) },
-        "status: cannot watch kv bucket; its records will not show",
-      );
+      const fields = { bucket, err: error instanceof Error ? error.message : String(error) };
+      // Not connected yet: the watch starts when the bus connects, and the bus says it cannot connect.
+      if (!bus.isConnected()) logger.debug(fields, "status: kv bucket not watched yet; retried on connect");
+      else logger.warn(fields, "status: cannot watch kv bucket; its records will not show");
     }
   };
 

@@ -16,6 +16,9 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   "/": { file: "index.html", type: "text/html; charset=utf-8" },
   "/index.html": { file: "index.html", type: "text/html; charset=utf-8" },
   "/app.js": { file: "app.js", type: "text/javascript; charset=utf-8" },
+  "/dom.js": { file: "dom.js", type: "text/javascript; charset=utf-8" },
+  "/services.js": { file: "services.js", type: "text/javascript; charset=utf-8" },
+  "/fleet.js": { file: "fleet.js", type: "text/javascript; charset=utf-8" },
   "/style.css": { file: "style.css", type: "text/css; charset=utf-8" },
 };
 // `web/` beside `dist/` in the package; `web/` beside the bundle when lvsq runs as one file (cli/dist).

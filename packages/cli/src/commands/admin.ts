@@ -1,9 +1,9 @@
 import { hostname, userInfo } from "node:os";
 import { parseDuration } from "@lvsq/config";
 import { type AdminAction, AdminRecord, buckets, canonicalEndpoint, kvKeys } from "@lvsq/protocol";
-import { createLogger, ExitCode } from "@lvsq/runtime";
+import { ExitCode } from "@lvsq/runtime";
 import { Argument, type Command } from "commander";
-import { connectBus, globalFlags, loadConfigOrExit } from "../common.js";
+import { connectBus, loadConfigOrExit, oneShotBusLogger, terminalLogger } from "../common.js";
 import { type CliIo, ExitWith } from "../io.js";
 
 type AdminOptions = { config: string; reason?: string; deadline?: string };
@@ -68,13 +68,7 @@ export function registerAdmin(program: Command, io: CliIo): void {
           at,
           ...(deadlineMs !== undefined ? { deadline: at + deadlineMs } : {}),
         });
-        const flags = globalFlags(command);
-        const explicit = command.getOptionValueSourceWithGlobals("logLevel") !== "default";
-        const logger = createLogger({
-          level: explicit ? flags.logLevel : "warn",
-          format: "json",
-          destination: process.stderr,
-        });
+        const logger = oneShotBusLogger(command, terminalLogger(command, io, "lvsq admin"));
         const bus = await connectBus(config, "lvsq-admin", logger);
         const bucket = buckets.admin(config.cluster);
         const key = kvKeys.admin(serviceId, rs);
@@ -94,9 +88,12 @@ export function registerAdmin(program: Command, io: CliIo): void {
               `  ${consequence(action)}; check with: lvsq status --config ${options.config}\n`,
           );
         } catch (error) {
+          const nats = config.nats.servers.join(", ");
           io.stderr(
-            `error: could not write the admin record to ${bucket} (NATS ${config.nats.servers.join(", ")}): ` +
-              `${error instanceof Error ? error.message : String(error)}\n`,
+            bus.isConnected()
+              ? `error: could not write the admin record to ${bucket} key ${key} (NATS at ${nats}): ` +
+                  `${error instanceof Error ? error.message : String(error)}\n`
+              : `error: cannot reach NATS at ${nats}; the admin record was not written (${bucket} key ${key})\n`,
           );
           throw new ExitWith(ExitCode.failure);
         } finally {

@@ -70,6 +70,7 @@ export function registerDirector(program: Command, io: CliIo): void {
           directorId: options.id,
           bus,
           driver: kernelDriver(config.director.ipvsadm, options.dryRun === true, logger),
+          dryRun: options.dryRun === true,
           logger,
           ipvsadm: config.director.ipvsadm,
           ...(metrics ? { metrics: createDirectorMetrics(metrics.registry) } : {}),

@@ -1,9 +1,9 @@
 import { connectNatsBus } from "@lvsq/bus";
 import type { ServiceExplanation } from "@lvsq/engine";
-import { subjects } from "@lvsq/protocol";
-import { createLogger, ExitCode } from "@lvsq/runtime";
+import { LvsqError, subjects } from "@lvsq/protocol";
+import { ExitCode } from "@lvsq/runtime";
 import type { Command } from "commander";
-import { loadConfigOrExit, requireId } from "../common.js";
+import { loadConfigOrExit, oneShotBusLogger, requireId, terminalLogger } from "../common.js";
 import { askControl, controlSocketPath } from "../control-socket.js";
 import { renderExplanation } from "../explain-render.js";
 import { type CliIo, ExitWith } from "../io.js";
@@ -33,6 +33,7 @@ export function registerExplain(program: Command, io: CliIo): void {
         service: string,
         rs: string | undefined,
         options: { config: string; director?: string; json?: boolean },
+        command: Command,
       ) => {
         const config = await loadConfigOrExit(options.config, io);
         if (!config.services[service]) {
@@ -52,7 +53,8 @@ export function registerExplain(program: Command, io: CliIo): void {
             config.directors.map((d) => d.id),
             io,
           );
-          const logger = createLogger({ level: "silent" });
+          const logger = oneShotBusLogger(command, terminalLogger(command, io, "lvsq explain"));
+          const nats = config.nats.servers.join(", ");
           const bus = await connectNatsBus({
             servers: config.nats.servers,
             name: "lvsq-explain",
@@ -62,7 +64,7 @@ export function registerExplain(program: Command, io: CliIo): void {
           try {
             answer = (await bus
               .request(subjects.explain(config.cluster, director), { service, rs }, 3000)
-              .catch(fail)) as Answer;
+              .catch((error: unknown) => fail(requestFailure(error, director, nats)))) as Answer;
           } finally {
             await bus.close();
           }
@@ -79,4 +81,14 @@ export function registerExplain(program: Command, io: CliIo): void {
         }
       },
     );
+}
+
+/** What went wrong asking a director, in words that name it and the NATS servers tried. */
+function requestFailure(error: unknown, director: string, nats: string): string {
+  const code = error instanceof LvsqError ? error.code : undefined;
+  if (code === "bus_unavailable") return `cannot reach NATS at ${nats} to ask director ${director}`;
+  if (code === "not_found")
+    return `director ${director} is not answering on NATS at ${nats} (is it running?)`;
+  if (code === "bus_timeout") return `director ${director} did not answer within 3 s (NATS at ${nats})`;
+  return error instanceof Error ? error.message : String(error);
 }

@@ -43,6 +43,7 @@ export function registerRun(program: Command, io: CliIo): void {
         directorId: STANDALONE_DIRECTOR,
         bus,
         driver: kernelDriver(config.director.ipvsadm, options.dryRun === true, logger),
+        dryRun: options.dryRun === true,
         logger,
         standalone: true,
         ipvsadm: config.director.ipvsadm,

@@ -1,9 +1,9 @@
 import type { Bus } from "@lvsq/bus";
 import { type FleetConfig, parseDuration } from "@lvsq/config";
-import { createLogger, ExitCode, handleSignals, type Logger, parseHostPort } from "@lvsq/runtime";
+import { ExitCode, handleSignals, type Logger, parseHostPort } from "@lvsq/runtime";
 import { FleetModel, renderTable, serveStatusPage, watchFleet } from "@lvsq/status";
 import type { Command } from "commander";
-import { connectBus, globalFlags, loadConfigOrExit, runForever } from "../common.js";
+import { connectBus, loadConfigOrExit, oneShotBusLogger, runForever, terminalLogger } from "../common.js";
 import { type CliIo, ExitWith } from "../io.js";
 
 type StatusOptions = {
@@ -54,11 +54,13 @@ export function registerStatus(program: Command, io: CliIo): void {
         if ("error" in address) return usage(io, `--web: ${address.error}`);
       }
       const config = await loadConfigOrExit(options.config, io);
-      const logger = statusLogger(command);
-      const bus = await connectBus(config, "lvsq-status", logger);
+      const logger = terminalLogger(command, io, "lvsq status");
+      const live = options.watch || options.web !== undefined;
+      // One-shot: an unreachable NATS is said once, below, naming the URL; a live view warns as it goes.
+      const bus = await connectBus(config, "lvsq-status", live ? logger : oneShotBusLogger(command, logger));
       const model = new FleetModel(config, { historyLimit: options.history });
       const watch = watchFleet(bus, model, logger, { cluster: config.cluster });
-      if (!options.watch && options.web === undefined) {
+      if (!live) {
         try {
           await printOnce(model, bus, watch.ready, config, options, waitMs, io);
         } finally {
@@ -147,20 +149,6 @@ async function runLive(
     stopTimeoutMs: 2000,
   });
   return runForever();
-}
-
-/**
- * Logs go to stderr as JSON lines (stdout is the table or JSON; the pretty transport would write to stdout);
- * warnings only unless --log-level says otherwise.
- */
-function statusLogger(command: Command): Logger {
-  const flags = globalFlags(command);
-  const explicit = command.getOptionValueSourceWithGlobals("logLevel") !== "default";
-  return createLogger({
-    level: explicit ? flags.logLevel : "warn",
-    format: "json",
-    destination: process.stderr,
-  });
 }
 
 function colourOutput(): boolean {

@@ -1,0 +1,28 @@
+import type { Bus } from "@lvsq/bus";
+import type { FleetConfig } from "@lvsq/config";
+import type { IpvsDriver } from "@lvsq/ipvs";
+import type { IpvsTable } from "@lvsq/protocol";
+import type { DirectorMetrics, Logger } from "@lvsq/runtime";
+
+/** What a director agent is started with (`DirectorAgent.start`). */
+export type DirectorOptions = {
+  config: FleetConfig;
+  directorId: string;
+  bus: Bus;
+  driver: IpvsDriver;
+  logger: Logger;
+  /** `standalone` in `lvsq run`; otherwise leader/follower/isolated from the bus state. */
+  standalone?: boolean;
+  now?: () => number;
+  tickMs?: number;
+  heartbeatMs?: number;
+  ipvsadm?: string;
+  /** Pair lease round period (default leaseTtl/6); "manual" = the caller drives `pair.poll()` (simulations). */
+  pairPollMs?: number | "manual";
+  /** Observer of every table handed to the apply loop, with the epoch it belongs to (tests, bench). */
+  onSubmit?: (table: IpvsTable, epoch: number) => void;
+  /** Prometheus metrics (`--metrics`). */
+  metrics?: DirectorMetrics;
+  /** `--dry-run`: `driver` writes nothing to the kernel (createDryRunDriver); the log says so. */
+  dryRun?: boolean;
+};

@@ -1,0 +1,69 @@
+import { type Bus, createLease, type Kv, type KvChange, type KvEntry, type Lease } from "@lvsq/bus";
+import { buckets } from "@lvsq/protocol";
+import type { Logger } from "@lvsq/runtime";
+import { DesiredPublisher, type PublisherHooks } from "./pair-publisher.js";
+
+export type PairStoreOptions = {
+  bus: Bus;
+  cluster: string;
+  pair: string;
+  directorId: string;
+  ttlMs: number;
+  now: () => number;
+  logger: Logger;
+  publisher: PublisherHooks;
+  /** Every change of a desired record of the pair, as the watch delivers it. */
+  onChange: (change: KvChange) => void;
+};
+
+/**
+ * A pair's two KV buckets as one director sees them: the lease (`lvsq_<cluster>_leases`, key `<pair>`, bucket
+ * max age = lease time) and the desired records (`lvsq_<cluster>_desired`, keys `<pair>.<service>`), with
+ * the leader's record publisher and a watch on the pair's records. Opened on the first lease round that
+ * finds NATS; the coordinator decides what to do with what it reads.
+ */
+export class PairStore {
+  private desired: Kv | undefined;
+  private opened: { lease: Lease; publisher: DesiredPublisher; stopWatch: () => void } | undefined;
+
+  constructor(private readonly options: PairStoreOptions) {}
+
+  /** Opens both buckets and starts the watch (once; a failure is retried at the next round). */
+  async open(): Promise<void> {
+    if (this.desired) return;
+    const { bus, cluster, pair, directorId, ttlMs, now, logger } = this.options;
+    const leases = await bus.kv(buckets.leases(cluster), { ttlMs });
+    const desired = await bus.kv(buckets.desired(cluster));
+    const lease = createLease(leases, pair, directorId, ttlMs, { now });
+    const publisher = new DesiredPublisher(desired, pair, this.options.publisher, logger);
+    this.opened = { lease, publisher, stopWatch: () => {} };
+    // Watch first, then read: nothing written in between is missed (revisions order the two).
+    const watcher = await desired.watch(`${pair}.>`, (change) => this.options.onChange(change), {
+      updatesOnly: true,
+    });
+    this.opened.stopWatch = () => watcher.stop();
+    this.desired = desired;
+  }
+
+  /** The lease; undefined until `open` got as far as creating it. */
+  get lease(): Lease | undefined {
+    return this.opened?.lease;
+  }
+
+  /** The leader's record writer; undefined until the buckets were opened. */
+  get publisher(): DesiredPublisher | undefined {
+    return this.opened?.publisher;
+  }
+
+  /** Every record of the pair now in the bucket (read after the lease, see the coordinator's recovery). */
+  async records(): Promise<KvEntry[]> {
+    const kv = this.desired!;
+    const keys = await kv.keys(`${this.options.pair}.>`);
+    const entries = await Promise.all(keys.map((key) => kv.get(key)));
+    return entries.filter((entry): entry is KvEntry => entry !== undefined);
+  }
+
+  stopWatch(): void {
+    this.opened?.stopWatch();
+  }
+}
