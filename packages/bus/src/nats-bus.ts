@@ -48,8 +48,8 @@ export class NatsBus implements Bus {
   private readonly registered = new Set<Registered>();
 
   constructor(
-    options: { name: string; logger: Logger; kvTimeoutMs?: number },
-    connectionOptions: NodeConnectionOptions,
+    options: { name: string; logger: Logger; kvTimeoutMs?: number; replicas?: number },
+    private readonly connectionOptions: NodeConnectionOptions,
   ) {
     this.name = options.name;
     this.logger = options.logger;
@@ -73,7 +73,7 @@ export class NatsBus implements Bus {
   kvReplicas(): { replicas: number; configured: boolean } {
     if (this.replicas !== undefined) return { replicas: this.replicas, configured: true };
     const servers = [this.connectionOptions.servers ?? []].flat().length;
-    const announced = this.nc?.info?.connect_urls?.length ?? 0;
+    const announced = this.link.connection()?.info?.connect_urls?.length ?? 0;
     return { replicas: Math.max(servers, announced) >= 3 ? 3 : 1, configured: false };
   }
 

@@ -46,7 +46,10 @@ export class NatsKv implements Kv {
         ...(this.options.ttlMs ? { ttl: this.options.ttlMs } : {}),
       });
     } catch (error) {
-      if (replicas > 1 && /insufficient resources|no suitable peers|replicas > 1 not supported/i.test(errorText(error))) {
+      if (
+        replicas > 1 &&
+        /insufficient resources|no suitable peers|replicas > 1 not supported/i.test(errorText(error))
+      ) {
         throw new LvsqError(
           "bus_unavailable",
           `kv ${this.bucket}: JetStream cannot place ${replicas} replicas (${errorText(error)}); set nats.replicas to at most the cluster's node count`,
