@@ -1,8 +1,16 @@
 export {
+  type AgentCheckConfig,
   type CheckConfig,
+  type CheckType,
+  type DnsCheckConfig,
   type ExecCheckConfig,
   type HttpCheckConfig,
+  type IcmpCheckConfig,
+  type SmtpCheckConfig,
   type TcpCheckConfig,
+  type TlsCheckConfig,
+  type TlsSettings,
+  type UdpCheckConfig,
   resolveCheck,
 } from "./check.js";
 export { Duration, formatDuration, parseDuration } from "./duration.js";

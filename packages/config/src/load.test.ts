@@ -49,16 +49,19 @@ describe("loadConfig: the examples", () => {
       intervalMs: 2000,
       expectStatus: [[200, 399]],
     });
-    // a tcp service under http defaults keeps the timing but not the http fields
+    // a dns service under http defaults keeps the timing but not the http fields
     expect(config.services.dns!.check).toEqual({
-      type: "tcp",
+      type: "dns",
       intervalMs: 3000,
       timeoutMs: 1000,
       rise: 2,
       fall: 3,
-      port: 53,
-      send: undefined,
-      expect: undefined,
+      query: "www.example.com",
+      queryType: "A",
+      transport: "udp",
+      expectRcode: ["NOERROR"],
+      expectAnswer: "^192\\.0\\.2\\.",
+      recurse: true,
     });
     expect(config.services.web!.removalLimit).toEqual({ max: "50%", perMs: 30_000 });
   });

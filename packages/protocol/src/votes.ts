@@ -14,6 +14,8 @@ export const Vote = z.object({
   reason: z.string().max(256),
   /** Weight from a dynamic check (exec exit 2..255), if any. */
   weight: z.number().int().min(0).max(65535).optional(),
+  /** An up vote with something to see soon (a certificate close to expiry); `reason` says what. */
+  warning: z.boolean().optional(),
 });
 export type Vote = z.infer<typeof Vote>;
 
