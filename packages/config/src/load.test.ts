@@ -158,3 +158,29 @@ describe("parseConfig: defaults", () => {
     expect(config.services.m).toMatchObject({ fwmark: 7, family: "inet6" });
   });
 });
+
+describe("parseConfig: real servers without a port", () => {
+  const load = (text: string) => parseConfig(text, "p.yaml", { env: {} });
+
+  it("gives a fwmark service's port-less real servers port 0, as ipvsadm shows them", () => {
+    const config = load(
+      'cluster: c\nservices:\n  m:\n    fwmark: 7\n    check: { type: tcp, port: 25 }\n    realServers: [{ address: 198.51.100.31 }, { address: "198.51.100.32:0" }]\n  m6:\n    fwmark: 8\n    family: inet6\n    check: { type: icmp }\n    realServers: [{ address: "2001:db8::5" }, { address: "[2001:DB8::6]" }]\n',
+    );
+    expect(config.services.m!.realServers.map((rs) => rs.address)).toEqual([
+      "198.51.100.31:0",
+      "198.51.100.32:0",
+    ]);
+    expect(config.services.m6!.realServers.map((rs) => rs.address)).toEqual([
+      "[2001:db8::5]:0",
+      "[2001:db8::6]:0",
+    ]);
+  });
+
+  it("gives a vip service's port-less real servers the VIP's port", () => {
+    const config = load(
+      "cluster: c\nservices:\n  w:\n    vip: 192.0.2.1:8443\n    realServers: [{ address: 198.51.100.1 }]\n    fallback: [{ address: 127.0.0.1 }]\n",
+    );
+    expect(config.services.w!.realServers[0]!.address).toBe("198.51.100.1:8443");
+    expect(config.services.w!.fallback[0]!.address).toBe("127.0.0.1:8443");
+  });
+});

@@ -1,4 +1,11 @@
-import { EndpointText, Forwarding, KERNEL_SCHEDULERS, Protocol, Token } from "@lvsq/protocol";
+import {
+  EndpointText,
+  Forwarding,
+  KERNEL_SCHEDULERS,
+  Protocol,
+  RealServerAddressText,
+  Token,
+} from "@lvsq/protocol";
 import { z } from "zod";
 import { CheckInput } from "./check.js";
 import { Duration } from "./duration.js";
@@ -11,7 +18,8 @@ export const SchedFlag = z.enum(["sh-fallback", "sh-port", "mh-fallback", "mh-po
 const Weight = z.number().int().min(0).max(65535);
 
 export const RealServerInput = z.strictObject({
-  address: EndpointText,
+  /** `ip:port`; or no port: a vip service's port, or (fwmark services) the packet's own, port 0. */
+  address: RealServerAddressText,
   weight: Weight.default(1),
   /** Overrides the service's forwarding for this real server. */
   forwarding: Forwarding.optional(),

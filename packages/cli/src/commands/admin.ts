@@ -1,6 +1,6 @@
 import { hostname, userInfo } from "node:os";
 import { parseDuration } from "@lvsq/config";
-import { type AdminAction, AdminRecord, buckets, canonicalEndpoint, kvKeys } from "@lvsq/protocol";
+import { type AdminAction, AdminRecord, buckets, canonicalRealServer, kvKeys } from "@lvsq/protocol";
 import { createLogger, ExitCode } from "@lvsq/runtime";
 import { Argument, type Command } from "commander";
 import { connectBus, globalFlags, loadConfigOrExit } from "../common.js";
@@ -39,7 +39,7 @@ export function registerAdmin(program: Command, io: CliIo): void {
           const known = Object.keys(config.services).join(", ") || "(none)";
           return usage(io, `service "${serviceId}" is not in the config; expected one of: ${known}`);
         }
-        const rs = canonicalEndpoint(rsText);
+        const rs = canonicalRealServer(rsText);
         if (!rs || !service.realServers.some((r) => r.address === rs)) {
           const known = service.realServers.map((r) => r.address).join(", ");
           return usage(
