@@ -145,7 +145,12 @@ describe("parseConfig: defaults", () => {
       voteTtlMs: 6000,
       startupGraceMs: 10_000,
     });
-    expect(config.director).toEqual({ ipvsadm: "ipvsadm", reconcileIntervalMs: 10_000, leaseTtlMs: 3000 });
+    expect(config.director).toEqual({
+      ipvsadm: "ipvsadm",
+      reconcileIntervalMs: 10_000,
+      leaseTtlMs: 3000,
+      notify: { role: undefined, timeoutMs: 10_000 },
+    });
     expect(config.probes).toEqual([{ id: "local", site: "local" }]);
   });
 

@@ -158,6 +158,7 @@ export function normalizeConfig(
         forwarding: rs.forwarding ?? service.forwarding,
         upperThreshold: rs.upperThreshold,
         lowerThreshold: rs.lowerThreshold,
+        notify: rs.notify,
       });
       services[id] = {
         id,
@@ -180,6 +181,7 @@ export function normalizeConfig(
         },
         minUpWeight: service.minUpWeight,
         probes: service.probes ?? probes.map((p) => p.id),
+        notify: service.notify ?? {},
       };
     }
   }
@@ -204,6 +206,7 @@ export function normalizeConfig(
         ipvsadm: raw.director.ipvsadm,
         reconcileIntervalMs: raw.director.reconcileInterval,
         leaseTtlMs: raw.director.leaseTtl,
+        notify: { role: raw.director.notify.role, timeoutMs: raw.director.notify.timeout },
       },
     },
   };
@@ -215,6 +218,7 @@ export type RealServerConfig = {
   forwarding: Forwarding;
   upperThreshold: number | undefined;
   lowerThreshold: number | undefined;
+  notify: { up?: string[] | undefined; down?: string[] | undefined } | undefined;
 };
 
 type ServiceParsed = FleetConfigParsed["services"][string];
@@ -239,6 +243,7 @@ export type ServiceConfig = Pick<
   check: CheckConfig;
   removalLimit: { max: number | string; perMs: number } | undefined;
   probes: string[];
+  notify: NonNullable<ServiceParsed["notify"]>;
 };
 
 export type FleetConfig = {
@@ -257,7 +262,12 @@ export type FleetConfig = {
   probes: { id: string; site: string }[];
   directors: { id: string; pair: string | undefined }[];
   services: Record<string, ServiceConfig>;
-  director: { ipvsadm: string; reconcileIntervalMs: number; leaseTtlMs: number };
+  director: {
+    ipvsadm: string;
+    reconcileIntervalMs: number;
+    leaseTtlMs: number;
+    notify: { role: string[] | undefined; timeoutMs: number };
+  };
 };
 
 type RealServerParsed = FleetConfigParsed["services"][string]["realServers"][number];

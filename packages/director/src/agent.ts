@@ -28,6 +28,7 @@ import {
   realServerCounts,
 } from "./heartbeat.js";
 import { recordRealServers, recordRole } from "./metrics.js";
+import { Notifier } from "./notify.js";
 import { type AnyDirectorEvent, busDrops, explainAnswer, publishEvent, RoleLog } from "./publish.js";
 
 export type DirectorOptions = {
@@ -79,6 +80,8 @@ export class DirectorAgent {
   /** Set once the pair (if any) has started: before that a paired director has no role to report yet. */
   private begun = false;
   private adminWatch: AdminWatch | undefined;
+  /** Runs the config's notify hooks off the decision path (notify.ts). */
+  readonly notifier: Notifier;
 
   private constructor(private readonly options: DirectorOptions) {
     this.config = options.config;
@@ -87,7 +90,17 @@ export class DirectorAgent {
     this.state = initialState(this.config, options.directorId);
     this.owned = ownedServiceKeys(this.config);
     this.warnDrop = rateLimitedWarn(options.logger, 60_000, this.now);
-    this.roleLog = new RoleLog(options.logger);
+    this.notifier = new Notifier({
+      config: () => this.config,
+      directorId: options.directorId,
+      logger: options.logger,
+      now: this.now,
+      ...(options.metrics ? { metrics: options.metrics } : {}),
+    });
+    const pairName = () => this.config.directors.find((d) => d.id === options.directorId)?.pair;
+    this.roleLog = new RoleLog(options.logger, (role, previous) =>
+      this.notifier.role(role, previous, pairName()),
+    );
     this.loop = new ApplyLoop(
       options.driver,
       () => this.owned,
@@ -365,6 +378,7 @@ export class DirectorAgent {
   }
 
   private emit(event: AnyDirectorEvent): void {
+    this.notifier.event(event);
     const source = { cluster: this.config.cluster, director: this.options.directorId, at: this.now() };
     publishEvent(this.options.bus, this.options.logger, source, event);
   }

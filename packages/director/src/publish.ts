@@ -36,12 +36,16 @@ export function publishEvent(
 export class RoleLog {
   private last: DirectorRole | undefined;
 
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    private readonly onChange?: (role: DirectorRole, previous: DirectorRole | undefined) => void,
+  ) {}
 
   note(role: DirectorRole): void {
     if (role === this.last) return;
     const previous = this.last;
     this.last = role;
+    this.onChange?.(role, previous);
     if (role === "isolated") {
       this.logger.warn(
         { role, previous },
