@@ -151,6 +151,13 @@ export function normalizeConfig(
         message: "hysteresis must be smaller than weight",
       });
     }
+    if (service.weightQuorum && service.minUpWeight) {
+      problems.push({
+        path: at("weightQuorum"),
+        message:
+          "weightQuorum and minUpWeight both decide when the fallback goes in; set one (weightQuorum replaces the real servers, minUpWeight adds the fallback beside them)",
+      });
+    }
     if ("check" in resolved) {
       const toRs = (rs: (typeof service.realServers)[number]): RealServerConfig => ({
         address: rs.address,
@@ -180,6 +187,7 @@ export function normalizeConfig(
           perMs: service.removalLimit.per,
         },
         minUpWeight: service.minUpWeight,
+        weightQuorum: service.weightQuorum,
         probes: service.probes ?? probes.map((p) => p.id),
         notify: service.notify ?? {},
       };
@@ -234,6 +242,7 @@ export type ServiceConfig = Pick<
   | "persistenceNetmask"
   | "onDown"
   | "minUpWeight"
+  | "weightQuorum"
 > & {
   id: string;
   family: "inet" | "inet6";

@@ -66,6 +66,14 @@ export const ServiceInput = z.strictObject({
   minUpWeight: z
     .strictObject({ weight: z.number().int().min(1), hysteresis: z.number().int().min(0).default(0) })
     .optional(),
+  /**
+   * keepalived's quorum/hysteresis semantics: below `quorum - hysteresis` of healthy weight (or at 0) the
+   * quorum is lost, the fallback servers replace the real servers and notify.quorumDown runs; at
+   * `quorum + hysteresis` it is gained back. Not with minUpWeight (docs/decisions.md).
+   */
+  weightQuorum: z
+    .strictObject({ quorum: z.number().int().min(1), hysteresis: z.number().int().min(0).default(0) })
+    .optional(),
   /** Probes that check this service; default all. */
   probes: z.array(Token).min(1).optional(),
   /** Commands run on transitions (docs/operations.md#notify-hooks). */
