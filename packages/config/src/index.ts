@@ -27,3 +27,6 @@ export {
 } from "./normalize.js";
 export { FleetConfigInput } from "./schema.js";
 export { Threshold, thresholdCount } from "./threshold.js";
+export { type ImportNote, type ImportResult, renderImport } from "./import/common.js";
+export { importKeepalived } from "./import/keepalived.js";
+export { importLdirectord } from "./import/ldirectord.js";
