@@ -19,7 +19,7 @@ const IGNORED_TOP = new Set([
 ]);
 
 /** One VIP (or mark) a virtual_server (or each member of its group) stands for. */
-type Vip = { vip?: string; fwmark?: number; family?: "inet6" };
+type Vip = { vip?: string; fwmark?: number; family?: "inet6"; fromGroup?: boolean };
 
 /**
  * `lvsq import keepalived FILE`: keepalived.conf (with its includes) as a standalone lvsq config. Each
@@ -103,12 +103,16 @@ function vipsOf(
       return [
         {
           fwmark: Number(member.args[0]),
+          fromGroup: true,
           ...(member.args[1] === "inet6" ? { family: "inet6" as const } : {}),
         },
       ];
     }
     const port = member.args[0] === undefined ? undefined : Number(member.args[0]);
-    return expandRange(member.keyword, member, note).map((ip) => ({ vip: endpoint(ip, port) }));
+    return expandRange(member.keyword, member, note).map((ip) => ({
+      vip: endpoint(ip, port),
+      fromGroup: true,
+    }));
   });
 }
 
@@ -248,6 +252,7 @@ function convertVirtualServer(vs: Statement, vip: Vip, note: (at: Statement, tex
     note(vs, "a virtual server without real servers: lvsq needs at least one; skipped");
     return undefined;
   }
+  if (check) kernelPorts(out, vip, check, () => note(vs, KERNEL_PORT_NOTE));
   // keepalived keeps a real server without a checker up; lvsq always checks, so it checks "true".
   out.check = check ?? {
     type: "exec",
@@ -272,6 +277,44 @@ function convertVirtualServer(vs: Statement, vip: Vip, note: (at: Statement, tex
     }
   }
   return out;
+}
+
+const KERNEL_PORT_NOTE =
+  "with DR or TUN the kernel sends to the VIP's port (none for fwmark), whatever port a real server is given: the addresses here are the ones keepalived's table shows";
+
+/**
+ * With DR and TUN the kernel keeps a real server at the virtual service's port (0 for fwmark), whatever
+ * port it is added with, so the addresses are written as the kernel will show them. keepalived checks the
+ * port it was given where the virtual server had none to rewrite it to (fwmark, groups): that becomes the
+ * check's port.
+ */
+function kernelPorts(
+  out: Record<string, unknown>,
+  vip: Vip,
+  check: Record<string, unknown>,
+  noteOnce: () => void,
+): void {
+  const vipPort = vip.vip === undefined ? undefined : Number(vip.vip.slice(vip.vip.lastIndexOf(":") + 1));
+  let noted = false;
+  for (const list of ["realServers", "fallback"] as const) {
+    for (const entry of (out[list] as Record<string, unknown>[] | undefined) ?? []) {
+      if ((entry.forwarding ?? out.forwarding) === "nat") continue;
+      const address = String(entry.address);
+      const match = /^(.*):(\d+)$/.exec(address);
+      const host = match && !address.endsWith("]") ? match[1]! : address;
+      const port = match && !address.endsWith("]") ? Number(match[2]) : undefined;
+      if (port === vipPort) continue;
+      entry.address = endpoint(host.replace(/^\[|\]$/g, ""), vipPort);
+      const keptCheckPort = vip.fwmark !== undefined || vip.fromGroup === true;
+      if (list === "realServers" && keptCheckPort && port !== undefined && check.port === undefined) {
+        if (check.type !== "icmp" && check.type !== "exec") check.port = port;
+      }
+      if (!noted && port !== undefined) {
+        noted = true;
+        noteOnce();
+      }
+    }
+  }
 }
 
 function portOf(text: string | undefined): number | undefined {

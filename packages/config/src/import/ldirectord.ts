@@ -144,8 +144,20 @@ function convertVirtual(
     const o = options.get(key);
     if (o && virtual.options.includes(o)) note(o.at, `${key}: no equivalent`);
   }
+  // ldirectord (and the kernel) keep a gate/ipip real server at the virtual service's port.
+  const vipPort =
+    fwmark === undefined ? virtual.target.slice(virtual.target.lastIndexOf(":") + 1) : undefined;
+  const kernelAddress = (rs: Real): string => {
+    if (rs.forwarding === "nat" || vipPort === undefined) return rs.address;
+    const host =
+      rs.address.endsWith("]") || !/:\d+$/.test(rs.address) ? rs.address : rs.address.replace(/:\d+$/, "");
+    if (host !== rs.address && !rs.address.endsWith(`:${vipPort}`)) {
+      note(virtual.at, `${rs.address}: with gate or ipip the kernel uses the virtual's port, ${vipPort}`);
+    }
+    return `${host}:${vipPort}`;
+  };
   out.realServers = parsed.map((rs) => {
-    const entry: Record<string, unknown> = { address: rs.address, weight: rs.weight };
+    const entry: Record<string, unknown> = { address: kernelAddress(rs), weight: rs.weight };
     if (rs.forwarding !== out.forwarding) entry.forwarding = rs.forwarding;
     if (rs.lower !== undefined) entry.lowerThreshold = rs.lower;
     if (rs.upper !== undefined) entry.upperThreshold = rs.upper;
