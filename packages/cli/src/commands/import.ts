@@ -18,19 +18,28 @@ export function registerImport(program: Command, io: CliIo): void {
     .command("import")
     .summary("turn a keepalived.conf or ldirectord.cf into an lvsq config (standalone, for lvsq run)")
     .description(
-      "Reads a keepalived or ldirectord configuration and prints the same virtual services as an lvsq fleet\n" +
-        "config that validates, with a comment for everything that has no exact equivalent (VRRP, digests,\n" +
-        "per-real-server checks, retry delays...). Nothing is changed on this machine.\n\n" +
-        "keepalived: include files (wildcards too), virtual_server IP PORT | fwmark N | group NAME\n" +
-        "(virtual_server_group members become one service each), lvs_sched/lb_algo, lvs_method/lb_kind,\n" +
-        "persistence, sorry_server → fallback, inhibit_on_failure → onDown: quiesce, quorum/hysteresis →\n" +
-        "weightQuorum, notify_up/down and quorum_up/down → notify hooks, delay_loop → interval,\n" +
-        "connect_timeout → timeout, retry → fall (retry + 1); HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK,\n" +
-        "SMTP_CHECK, DNS_CHECK, UDP_CHECK and PING_CHECK → http, https, tcp, exec, smtp, dns, udp, icmp.\n" +
-        "ldirectord: global defaults, virtual=IP:PORT | MARK, real= lines (gate/masq/ipip, weight,\n" +
-        "request/receive), checktype (negotiate/connect/ping/external/on/off), service, request, receive,\n" +
-        "checkport, checkinterval, checktimeout/negotiatetimeout, failurecount, quiescent, fallback.\n\n" +
-        "The result is a standalone config: add sites, probes and directors to run it as a fleet.",
+      "Reads a keepalived or ldirectord configuration and prints the same virtual\n" +
+        "services as an lvsq fleet config that validates, with a comment for\n" +
+        "everything that has no exact equivalent (VRRP, digests, per-real-server\n" +
+        "checks, retry delays...). Nothing is changed on this machine.\n" +
+        "\n" +
+        "keepalived: include files (wildcards too), virtual_server IP PORT | fwmark N\n" +
+        "| group NAME (virtual_server_group members become one service each),\n" +
+        "lvs_sched/lb_algo, lvs_method/lb_kind, persistence, sorry_server ->\n" +
+        "fallback, inhibit_on_failure -> onDown: quiesce, quorum/hysteresis ->\n" +
+        "weightQuorum, notify_up/down and quorum_up/down -> notify hooks, delay_loop\n" +
+        "-> interval, connect_timeout -> timeout, retry -> fall (retry + 1);\n" +
+        "HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK, SMTP_CHECK, DNS_CHECK, UDP_CHECK\n" +
+        "and PING_CHECK -> http, https, tcp, exec, smtp, dns, udp, icmp.\n" +
+        "\n" +
+        "ldirectord: global defaults, virtual=IP:PORT | MARK, real= lines\n" +
+        "(gate/masq/ipip, weight, request/receive), checktype\n" +
+        "(negotiate/connect/ping/external/on/off), service, request, receive,\n" +
+        "checkport, checkinterval, checktimeout/negotiatetimeout, failurecount,\n" +
+        "quiescent, fallback.\n" +
+        "\n" +
+        "The result is a standalone config (lvsq run): add sites, probes and\n" +
+        "directors to run it as a fleet. Mapping: docs/import.md.",
     )
     .addArgument(new Argument("<format>", "keepalived | ldirectord").choices(["keepalived", "ldirectord"]))
     .argument("<file>", "the keepalived.conf or ldirectord.cf to read")
