@@ -27,17 +27,17 @@ function hookFor(
   const pick = (): readonly string[] | undefined => {
     switch (event.type) {
       case "rs-up":
-        return rs?.notify?.up ?? service.notify.up;
+        return rs?.notify?.up ?? service.notify?.up;
       case "rs-down":
-        return rs?.notify?.down ?? service.notify.down;
+        return rs?.notify?.down ?? service.notify?.down;
       case "fallback-on":
-        return service.notify.fallbackOn;
+        return service.notify?.fallbackOn;
       case "fallback-off":
-        return service.notify.fallbackOff;
+        return service.notify?.fallbackOff;
       case "weight-quorum-lost":
-        return service.notify.quorumDown;
+        return service.notify?.quorumDown;
       case "weight-quorum-gained":
-        return service.notify.quorumUp;
+        return service.notify?.quorumUp;
       default:
         return undefined;
     }
@@ -85,7 +85,8 @@ export class Notifier {
   /** The director's role changed (leader, follower, isolated, standalone). */
   role(role: DirectorRole, previous: DirectorRole | undefined, pair: string | undefined): void {
     const config = this.options.config();
-    const command = config.director.notify.role;
+    // A config built by hand (not through the loader) may lack the notify defaults: no hooks then.
+    const command = config.director.notify?.role;
     if (!command) return;
     const event = { type: "role", service: "*", role, previous: previous ?? null, pair: pair ?? null };
     const args = ["role", role, previous ?? "none", ...(pair ? [pair] : [])];
@@ -134,7 +135,7 @@ export class Notifier {
   }
 
   #run(job: Job): Promise<void> {
-    const timeoutMs = this.options.config().director.notify.timeoutMs;
+    const timeoutMs = this.options.config().director.notify?.timeoutMs ?? 10_000;
     const [file, ...fixed] = job.command;
     const log = { hook: file, transition: job.label };
     const startedAt = performance.now();
