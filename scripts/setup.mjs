@@ -44,6 +44,9 @@ const wanted = [
   ["curl", "curl"],
   ["openssl", "openssl"],
   ["chromium", "chromium"],
+  // icmp checks run the system's ping; the import round-trip test runs keepalived in the guest.
+  ["ping", "iputils-ping"],
+  ["keepalived", "keepalived"],
 ];
 const PATHS = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 const has = (binary) => PATHS.some((dir) => existsSync(join(dir, binary)));

@@ -1,39 +1,42 @@
-import { readFile } from "node:fs/promises";
 import type { HttpCheckConfig } from "@lvsq/config";
 import { buildConnector } from "undici";
-import { errorCode, errorMessage } from "./result.js";
+import { FileCache } from "./files.js";
 
 export type Connector = buildConnector.connector;
 
 /**
- * Builds undici connectors once per distinct (protocol, timeout, TLS settings) and reads each CA file once.
- * A shared connector keeps the per-check cost to one `new Client()` (every check still opens its own
- * connection). TLS session resumption is off: every https check does a full handshake, so a certificate
- * that expired or changed fails the very next check.
+ * Builds undici connectors once per distinct (protocol, timeout, TLS settings) and reads each CA, client
+ * certificate and key file once. A shared connector keeps the per-check cost to one `new Client()` (every
+ * check still opens its own connection). TLS session resumption is off: every https check does a full
+ * handshake, so a certificate that expired or changed fails the very next check.
  */
 export class ConnectorCache {
   readonly #connectors = new Map<string, Connector>();
-  readonly #caFiles = new Map<string, Buffer>();
 
-  /** A connector for `check`, synchronously when it is cached; `{ error }` when its CA file is unreadable. */
+  constructor(readonly files: FileCache = new FileCache()) {}
+
+  /** A connector for `check`, synchronously when it is cached; `{ error }` when a TLS file is unreadable. */
   get(check: HttpCheckConfig): Connector | Promise<Connector | { error: string }> {
     const key = connectorKey(check);
     const cached = this.#connectors.get(key);
     if (cached) return cached;
-    if (check.type === "https" && check.ca !== undefined && !this.#caFiles.has(check.ca)) {
-      return this.#loadCa(check.ca).then((error) => (error ? { error } : this.#build(key, check)));
-    }
+    if (check.type === "https")
+      return this.#loadFiles(check).then((error) => error ?? this.#build(key, check));
     return this.#build(key, check);
   }
 
-  async #loadCa(path: string): Promise<string | undefined> {
-    try {
-      this.#caFiles.set(path, await readFile(path));
-      return undefined;
-    } catch (error) {
-      // Not cached: a CA file that appears later is picked up by the next check.
-      return `CA file ${path}: ${errorCode(error) ?? errorMessage(error)}`;
+  async #loadFiles(check: HttpCheckConfig): Promise<{ error: string } | undefined> {
+    const wanted = [
+      [check.ca, "CA file"],
+      [check.cert, "client certificate"],
+      [check.key, "client key"],
+    ] as const;
+    for (const [path, what] of wanted) {
+      if (path === undefined) continue;
+      const read = await this.files.read(path, what);
+      if ("error" in read) return read;
     }
+    return undefined;
   }
 
   #build(key: string, check: HttpCheckConfig): Connector {
@@ -45,7 +48,10 @@ export class ConnectorCache {
     if (check.type === "https") {
       Object.assign(options, { rejectUnauthorized: check.tlsVerify });
       if (check.sni !== undefined) Object.assign(options, { servername: check.sni });
-      if (check.ca !== undefined) Object.assign(options, { ca: this.#caFiles.get(check.ca) });
+      if (check.ca !== undefined) Object.assign(options, { ca: this.files.peek(check.ca) });
+      if (check.cert !== undefined && check.key !== undefined) {
+        Object.assign(options, { cert: this.files.peek(check.cert), key: this.files.peek(check.key) });
+      }
     }
     const connector = buildConnector(options);
     this.#connectors.set(key, connector);
@@ -55,5 +61,6 @@ export class ConnectorCache {
 
 function connectorKey(check: HttpCheckConfig): string {
   if (check.type === "http") return `http ${check.timeoutMs}`;
-  return `https ${check.timeoutMs} ${check.tlsVerify} ${check.sni ?? ""} ${check.ca ?? ""}`;
+  const files = `${check.ca ?? ""} ${check.cert ?? ""} ${check.key ?? ""}`;
+  return `https ${check.timeoutMs} ${check.tlsVerify} ${check.sni ?? ""} ${files}`;
 }

@@ -1,6 +1,7 @@
 import type { HttpCheckConfig } from "@lvsq/config";
 import { Client, type Dispatcher } from "undici";
 import { type Connector, ConnectorCache } from "./connectors.js";
+import type { FileCache } from "./files.js";
 import { type CheckResult, type Verdict, errorMessage, makeResult } from "./result.js";
 import { classifyHttpError, type HttpPhase } from "./http-errors.js";
 import { type CheckTarget, formatAuthority, splitEndpoint } from "./target.js";
@@ -20,8 +21,12 @@ type Prepared = { headers: Record<string, string>; bodyPattern: RegExp | undefin
  * the verdict is known) and never reuses a pooled keep-alive socket.
  */
 export class HttpChecker {
-  readonly #connectors = new ConnectorCache();
+  readonly #connectors: ConnectorCache;
   readonly #prepared = new WeakMap<HttpCheckConfig, Prepared>();
+
+  constructor(files?: FileCache) {
+    this.#connectors = new ConnectorCache(files);
+  }
 
   async run(check: HttpCheckConfig, target: CheckTarget, signal?: AbortSignal): Promise<CheckResult> {
     const startedAt = performance.now();

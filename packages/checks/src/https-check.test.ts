@@ -57,3 +57,29 @@ describe("https check", () => {
     expect(result.reason).toMatch(/^TLS: /);
   });
 });
+
+describe("https check with a client certificate (mTLS)", () => {
+  it("presents cert and key to a server that requires them, and is down without them", async () => {
+    const client = makeSelfSignedCert(servers.tempDir(), { days: 30, name: "probe.lvsq.test" });
+    const mtls = await servers.https(
+      { ...tls, requestCert: true, rejectUnauthorized: true, ca: client.cert } as typeof tls,
+      (_req, res) => res.end("hello client"),
+    );
+    const base = { type: "https" as const, ca: tls.certPath, sni: "lvsq.test" };
+    const withCert = await runner.run(
+      httpCheck({ ...base, cert: client.certPath, key: client.keyPath }),
+      target(mtls),
+    );
+    expect(withCert).toMatchObject({ verdict: "up", reason: "HTTP 200" });
+    const without = await runner.run(httpCheck(base), target(mtls));
+    expect(without.verdict).toBe("down");
+  });
+
+  it("abstains when the client certificate cannot be read", async () => {
+    const check = httpCheck({ type: "https", cert: "/nonexistent/c.pem", key: "/nonexistent/k.pem" });
+    expect(await runner.run(check, target(address))).toMatchObject({
+      verdict: "abstain",
+      reason: "client certificate /nonexistent/c.pem: ENOENT",
+    });
+  });
+});

@@ -65,3 +65,13 @@ describe("classifyHttpError", () => {
     expect(classifyHttpError(error, phase, 1000)).toEqual(expected);
   });
 });
+
+describe("splitEndpoint for a real server without a port (fwmark)", () => {
+  it("needs the check's port", () => {
+    expect(splitEndpoint("198.51.100.31:0")).toEqual({
+      error: "real server 198.51.100.31:0 has no port (fwmark service): set check.port",
+    });
+    expect(splitEndpoint("198.51.100.31:0", 25)).toEqual({ host: "198.51.100.31", port: 25, family: 4 });
+    expect(splitEndpoint("[2001:db8::5]:0", 25)).toEqual({ host: "2001:db8::5", port: 25, family: 6 });
+  });
+});

@@ -11,6 +11,8 @@ export type CheckResult = {
   reason: string;
   /** Set by exec checks that exit 2..255 (keepalived misc_dynamic): weight = exit code − 2. */
   weight?: number;
+  /** Up, but with something an operator should see soon (a certificate close to expiry). */
+  warning?: boolean;
   detail?: string;
 };
 
@@ -44,7 +46,7 @@ export function makeResult(
   verdict: Verdict,
   startedAt: number,
   reason: string,
-  extra?: { weight?: number; detail?: string },
+  extra?: { weight?: number | undefined; detail?: string | undefined; warning?: boolean },
 ): CheckResult {
   const result: CheckResult = {
     verdict,
@@ -52,6 +54,7 @@ export function makeResult(
     reason: reason.length > MAX_REASON_CHARS ? `${reason.slice(0, MAX_REASON_CHARS - 1)}…` : reason,
   };
   if (extra?.weight !== undefined) result.weight = extra.weight;
+  if (extra?.warning === true) result.warning = true;
   if (extra?.detail !== undefined && extra.detail !== "") result.detail = cutDetail(extra.detail);
   return result;
 }

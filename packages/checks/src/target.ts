@@ -1,5 +1,8 @@
-/** Where a check goes: the real server's canonical `ip:port` and the service it belongs to. */
-export type CheckTarget = { address: string; service: string };
+/**
+ * Where a check goes: the real server's canonical `ip:port` (port 0: a fwmark service's real server
+ * without a port), the service it belongs to, and its configured weight (agent checks scale it).
+ */
+export type CheckTarget = { address: string; service: string; weight?: number };
 
 export type Endpoint = { host: string; port: number; family: 4 | 6 };
 
@@ -26,6 +29,9 @@ export function splitEndpoint(address: string, portOverride?: number): Endpoint 
     family = 4;
   }
   const port = portOverride ?? Number(portText);
+  if (port === 0 && host !== "") {
+    return { error: `real server ${address} has no port (fwmark service): set check.port` };
+  }
   if (host === "" || !Number.isInteger(port) || port < 1 || port > 65535) {
     return { error: `bad target address "${address}"` };
   }

@@ -39,6 +39,19 @@ describe("tcp check", () => {
     });
   });
 
+  it("sends and expects hex bytes", async () => {
+    const address = await servers.tcp((socket) =>
+      socket.once("data", (data) => socket.end(Buffer.concat([data, Buffer.from([0xfe])]))),
+    );
+    const check = tcpCheck({ sendHex: "00ff", expectHex: "fffe" });
+    expect(await runner.run(check, target(address))).toMatchObject({
+      verdict: "up",
+      reason: "reply matched",
+    });
+    const wrong = await runner.run(tcpCheck({ sendHex: "00ff", expectHex: "0102" }), target(address));
+    expect(wrong).toMatchObject({ verdict: "down", reason: 'closed before reply contained "hex 0102"' });
+  });
+
   it("is down when the reply does not contain the expected text", async () => {
     const address = await servers.tcp((socket) => socket.once("data", () => socket.end("-ERR loading\r\n")));
     const result = await runner.run(tcpCheck({ send: "PING\r\n", expect: "+PONG" }), target(address));

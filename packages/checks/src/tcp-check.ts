@@ -8,6 +8,7 @@ import {
   isMachineryErrno,
   makeResult,
 } from "./result.js";
+import { payloadBytes, quote } from "./deadline.js";
 import { type CheckTarget, splitEndpoint } from "./target.js";
 
 /** How much of the reply is searched for `expect`. */
@@ -27,7 +28,9 @@ export function runTcpCheck(
   const startedAt = performance.now();
   const endpoint = splitEndpoint(target.address, check.port);
   if ("error" in endpoint) return Promise.resolve(makeResult("abstain", startedAt, endpoint.error));
-  const expected = check.expect === undefined || check.expect === "" ? undefined : Buffer.from(check.expect);
+  const expected = payloadBytes(check.expect, check.expectHex);
+  const sending = payloadBytes(check.send, check.sendHex);
+  const expectText = check.expectHex === undefined ? check.expect : `hex ${check.expectHex}`;
   return new Promise((resolve) => {
     let phase: TcpPhase = "connect";
     let settled = false;
@@ -53,8 +56,8 @@ export function runTcpCheck(
 
     socket.on("connect", () => {
       phase = "reply";
-      if (check.send !== undefined && check.send !== "") {
-        socket.write(check.send, (error) => {
+      if (sending) {
+        socket.write(sending, (error) => {
           if (error) finish(...classifySocketError(error, phase));
           else if (!expected) finish("up", "sent");
         });
@@ -67,10 +70,10 @@ export function runTcpCheck(
       reply = Buffer.concat([reply, chunk.subarray(0, REPLY_LIMIT_BYTES - reply.length)]);
       if (reply.includes(expected)) finish("up", "reply matched");
       else if (reply.length >= REPLY_LIMIT_BYTES)
-        finish("down", `reply did not contain ${quote(check.expect)}`, reply);
+        finish("down", `reply did not contain ${quote(expectText)}`, reply);
     });
     socket.on("end", () => {
-      const reason = expected ? `closed before reply contained ${quote(check.expect)}` : "closed in reply";
+      const reason = expected ? `closed before reply contained ${quote(expectText)}` : "closed in reply";
       finish("down", reason, reply);
     });
     socket.on("error", (error) => finish(...classifySocketError(error, phase)));
@@ -82,9 +85,4 @@ function classifySocketError(error: Error, phase: TcpPhase): [Verdict, string] {
   if (code === undefined) return ["abstain", `checker error: ${errorMessage(error)}`];
   if (isMachineryErrno(code)) return ["abstain", `${phase} ${code}`];
   return ["down", phase === "connect" ? `connect ${code}` : `${code} in ${phase}`];
-}
-
-function quote(text: string | undefined): string {
-  const shown = text ?? "";
-  return JSON.stringify(shown.length > 60 ? `${shown.slice(0, 60)}…` : shown);
 }

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CheckConfig, HttpCheckConfig } from "@lvsq/config";
 
-type Closable = Server | TcpServer;
+type Closable = Server | TcpServer | { close(callback: () => void): void };
 
 export class TestServers {
   readonly #servers: Closable[] = [];
@@ -39,6 +39,16 @@ export class TestServers {
     return `127.0.0.1:${port}`;
   }
 
+  /** Registers something else the test started (a UDP socket, a TLS server), closed by `closeAll()`. */
+  track(closable: Closable): void {
+    this.#servers.push(closable);
+  }
+
+  /** Listens on 127.0.0.1 port 0 and returns `127.0.0.1:port`; its sockets are destroyed by `closeAll()`. */
+  listen(server: Server | TcpServer): Promise<string> {
+    return this.#listen(server);
+  }
+
   tempDir(): string {
     const dir = mkdtempSync(join(tmpdir(), "lvsq-checks-"));
     this.#dirs.push(dir);
@@ -56,7 +66,7 @@ export class TestServers {
     for (const dir of this.#dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   }
 
-  async #listen(server: Closable): Promise<string> {
+  async #listen(server: Server | TcpServer): Promise<string> {
     this.#servers.push(server);
     // Track every socket, so servers that stall on purpose can still be closed.
     server.on("connection", (socket: Socket) => {
@@ -70,22 +80,35 @@ export class TestServers {
   }
 }
 
-/** A self-signed certificate for `lvsq.test`, made with openssl at test time. */
-export function makeSelfSignedCert(dir: string): { key: Buffer; cert: Buffer; certPath: string } {
-  const keyPath = join(dir, "key.pem");
-  const certPath = join(dir, "cert.pem");
+/** A self-signed certificate for `name` (default `lvsq.test`), made with openssl at test time. */
+export function makeSelfSignedCert(
+  dir: string,
+  options: { days?: number; name?: string } = {},
+): { key: Buffer; cert: Buffer; certPath: string; keyPath: string } {
+  const name = options.name ?? "lvsq.test";
+  const keyPath = join(dir, `${name}-${options.days ?? 2}-key.pem`);
+  const certPath = join(dir, `${name}-${options.days ?? 2}-cert.pem`);
   try {
     execFileSync(
       "openssl",
       ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        .concat(["-keyout", keyPath, "-out", certPath, "-days", "2", "-subj", "/CN=lvsq.test"])
-        .concat(["-addext", "subjectAltName=DNS:lvsq.test"]),
+        .concat([
+          "-keyout",
+          keyPath,
+          "-out",
+          certPath,
+          "-days",
+          String(options.days ?? 2),
+          "-subj",
+          `/CN=${name}`,
+        ])
+        .concat(["-addext", `subjectAltName=DNS:${name}`]),
       { stdio: "pipe" },
     );
   } catch (error) {
     throw new Error(`openssl could not make a test certificate (apt-get install -y openssl): ${error}`);
   }
-  return { key: readFileSync(keyPath), cert: readFileSync(certPath), certPath };
+  return { key: readFileSync(keyPath), cert: readFileSync(certPath), certPath, keyPath };
 }
 
 const TIMING = { intervalMs: 2000, timeoutMs: 1000, rise: 2, fall: 3 };
@@ -105,6 +128,26 @@ export function httpCheck(overrides: Partial<HttpCheckConfig> = {}): HttpCheckCo
 
 export function tcpCheck(overrides: Partial<Extract<CheckConfig, { type: "tcp" }>> = {}): CheckConfig {
   return { type: "tcp", ...TIMING, ...overrides };
+}
+
+const TYPED_DEFAULTS = {
+  dns: { query: "www.lvsq.test", queryType: "A", transport: "udp", expectRcode: ["NOERROR"], recurse: true },
+  udp: { requireReply: true },
+  icmp: {},
+  smtp: { starttls: false, tlsVerify: true },
+  tls: { tlsVerify: true },
+  agent: {},
+} as const;
+
+/** A resolved check of one of the newer types, with the config's defaults and `overrides` on top. */
+export function typedCheck<T extends keyof typeof TYPED_DEFAULTS>(
+  type: T,
+  overrides: Partial<Extract<CheckConfig, { type: T }>> = {},
+): Extract<CheckConfig, { type: T }> {
+  return { type, ...TIMING, ...TYPED_DEFAULTS[type], ...overrides } as unknown as Extract<
+    CheckConfig,
+    { type: T }
+  >;
 }
 
 export function execCheck(

@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCli } from "./program.js";
@@ -101,5 +102,38 @@ describe("the real binary", () => {
       78,
     );
     expect(spawnSync(process.execPath, [bin, "validate"]).status).toBe(2);
+  });
+});
+
+describe("lvsq import", () => {
+  it("prints a keepalived.conf as a config that lvsq validate accepts, with --cluster and --out", async () => {
+    const printed = await run(
+      "import",
+      "keepalived",
+      join(root, "test/fixtures/import/keepalived/keepalived.conf"),
+    );
+    expect(printed.code).toBe(0);
+    expect(printed.stdout).toContain("cluster: LVS_EDGE");
+    const out = join(mkdtempSync(join(tmpdir(), "lvsq-import-cli-")), "lvs.yaml");
+    const written = await run(
+      "import",
+      "ldirectord",
+      join(root, "test/fixtures/import/ldirectord/ldirectord.cf"),
+      "--cluster",
+      "web",
+      "--out",
+      out,
+    );
+    expect(written).toMatchObject({ code: 0, stdout: "" });
+    expect(written.stderr).toContain("4 service(s)");
+    const validated = await run("validate", out);
+    expect(validated.stdout).toContain("ok — cluster web, 4 services");
+  });
+
+  it("exits 2 on a file it cannot read, and on an unknown format", async () => {
+    const missing = await run("import", "keepalived", "/nonexistent/keepalived.conf");
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("cannot import /nonexistent/keepalived.conf");
+    expect((await run("import", "haproxy", "x.cfg")).code).toBe(2);
   });
 });

@@ -10,14 +10,31 @@ export function controlSocketPath(cluster: string, env = process.env): string {
   return env.LVSQ_CONTROL_SOCKET ?? `/run/lvsq/${cluster}.sock`;
 }
 
+/** POST /admin: an admin record in, what it replaced out (`lvsq admin` against `lvsq run`). */
+export type ControlAdmin = (record: unknown) => unknown;
+
 export function serveControl(
   path: string,
   explain: (service: string, rs: string | undefined) => unknown,
+  admin?: ControlAdmin,
 ): Promise<Server> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   rmSync(path, { force: true });
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://local");
+    if (url.pathname === "/admin" && req.method === "POST" && admin) {
+      readBody(req, 64 * 1024)
+        .then((body) => {
+          const answer = admin(JSON.parse(body));
+          res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(answer ?? {}));
+        })
+        .catch((error: unknown) => {
+          res
+            .writeHead(400, { "content-type": "application/json" })
+            .end(JSON.stringify({ error: error instanceof Error ? error.message : String(error) }));
+        });
+      return;
+    }
     try {
       if (url.pathname !== "/explain") throw new Error(`unknown path ${url.pathname}`);
       const answer = explain(url.searchParams.get("service") ?? "", url.searchParams.get("rs") ?? undefined);
@@ -31,6 +48,55 @@ export function serveControl(
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(path, () => resolve(server));
+  });
+}
+
+function readBody(req: import("node:http").IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let body = "";
+    req.setEncoding("utf8");
+    req.on("data", (chunk: string) => {
+      body += chunk;
+      if (body.length > limit) req.destroy(new Error(`request over ${limit} bytes`));
+    });
+    req.on("end", () => resolve(body));
+    req.on("error", reject);
+  });
+}
+
+/** Sends an admin record to a running `lvsq run`; rejects with `code: "ENOENT"` when none listens. */
+export function sendControlAdmin(path: string, record: unknown, timeoutMs = 2000): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        socketPath: path,
+        path: "/admin",
+        method: "POST",
+        timeout: timeoutMs,
+        headers: { "content-type": "application/json" },
+      },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk) => {
+          body += chunk;
+        });
+        res.on("end", () => {
+          try {
+            const answer = JSON.parse(body) as { error?: string };
+            if (res.statusCode !== 200) reject(new Error(answer.error ?? `HTTP ${res.statusCode}`));
+            else resolve(answer);
+          } catch (error) {
+            reject(error);
+          }
+        });
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`no answer from ${path} within ${timeoutMs} ms`)));
+    req.on("error", (error: NodeJS.ErrnoException) =>
+      reject(error.code === "ECONNREFUSED" ? Object.assign(error, { code: "ENOENT" }) : error),
+    );
+    req.end(JSON.stringify(record));
   });
 }
 

@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from "commander";
 import { registerAdmin } from "./commands/admin.js";
 import { registerDirector } from "./commands/director.js";
 import { registerExplain } from "./commands/explain.js";
+import { registerImport } from "./commands/import.js";
 import { registerNatsConfig } from "./commands/nats-config.js";
 import { registerProbe } from "./commands/probe.js";
 import { registerRun } from "./commands/run.js";
@@ -22,6 +23,7 @@ Examples:
   $ lvsq explain --config fleet.yaml web                why each real server is in or out
   $ lvsq admin drain web 198.51.100.12:80 --config fleet.yaml --reason "kernel upgrade"
   $ lvsq schema > lvsq.schema.json                      JSON Schema for your editor
+  $ lvsq import keepalived /etc/keepalived/keepalived.conf > lvs.yaml   start from what you run today
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage error, 78 invalid config (EX_CONFIG).
 Docs: docs/configuration.md, docs/operations.md`;
@@ -59,6 +61,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerValidate(program, io);
   registerSchema(program, io);
   registerNatsConfig(program, io);
+  registerImport(program, io);
   for (const command of program.commands)
     command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;

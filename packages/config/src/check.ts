@@ -1,97 +1,21 @@
-import { z } from "zod";
-import { Duration } from "./duration.js";
+import type { CheckConfig, CheckParsed, CheckType } from "./check-schema.js";
 
-export const CheckType = z.enum(["http", "https", "tcp", "exec"]);
-export type CheckType = z.infer<typeof CheckType>;
-
-const StatusItem = z.union(
-  [
-    z.number().int().min(100).max(599),
-    z
-      .string()
-      .regex(/^[1-5]\d\d(-[1-5]\d\d)?$/, { message: 'expected a status like 200 or a range like "200-399"' }),
-  ],
-  { error: 'expected an HTTP status (200) or a range ("200-399")' },
-);
-
-const HttpMethod = z.enum(["GET", "HEAD", "POST", "PUT", "OPTIONS"]);
-
-/**
- * A check as written in the config: every field optional, because `defaults.check` and a service's `check`
- * are merged field by field before the result is validated for its type (see resolveCheck).
- */
-export const CheckInput = z
-  .strictObject({
-    type: CheckType,
-    interval: Duration,
-    timeout: Duration,
-    rise: z.number().int().min(1).max(100),
-    fall: z.number().int().min(1).max(100),
-    /** Check a port other than the real server's (e.g. a health port). */
-    port: z.number().int().min(1).max(65535),
-    path: z.string().startsWith("/", { message: 'expected a path starting with "/"' }),
-    method: HttpMethod,
-    host: z.string().min(1),
-    headers: z.record(z.string(), z.string()),
-    expectStatus: z.array(StatusItem).min(1),
-    expectBody: z.string().refine(isRegExp, { message: "expected a valid regular expression" }),
-    tlsVerify: z.boolean(),
-    sni: z.string().min(1),
-    ca: z.string().min(1),
-    send: z.string(),
-    expect: z.string(),
-    command: z.array(z.string().min(1)).min(1),
-    env: z.record(z.string(), z.string()),
-  })
-  .partial();
-export type CheckInput = z.input<typeof CheckInput>;
-export type CheckParsed = z.output<typeof CheckInput>;
-
-function isRegExp(text: string): boolean {
-  try {
-    new RegExp(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const Timing = {
-  intervalMs: z.number(),
-  timeoutMs: z.number(),
-  rise: z.number(),
-  fall: z.number(),
-  port: z.number().optional(),
-};
-
-/** A resolved check, after merging defaults: what the checks package runs. */
-export const CheckConfig = z.discriminatedUnion("type", [
-  z.object({
-    type: z.enum(["http", "https"]),
-    ...Timing,
-    path: z.string(),
-    method: HttpMethod,
-    host: z.string().optional(),
-    headers: z.record(z.string(), z.string()),
-    /** Inclusive ranges. */
-    expectStatus: z.array(z.tuple([z.number(), z.number()])),
-    expectBody: z.string().optional(),
-    tlsVerify: z.boolean(),
-    sni: z.string().optional(),
-    ca: z.string().optional(),
-  }),
-  z.object({ type: z.literal("tcp"), ...Timing, send: z.string().optional(), expect: z.string().optional() }),
-  z.object({
-    type: z.literal("exec"),
-    ...Timing,
-    command: z.array(z.string()),
-    env: z.record(z.string(), z.string()),
-  }),
-]);
-export type CheckConfig = z.infer<typeof CheckConfig>;
-export type HttpCheckConfig = Extract<CheckConfig, { type: "http" | "https" }>;
-export type TcpCheckConfig = Extract<CheckConfig, { type: "tcp" }>;
-export type ExecCheckConfig = Extract<CheckConfig, { type: "exec" }>;
+export {
+  type AgentCheckConfig,
+  type CheckConfig,
+  CheckInput,
+  type CheckParsed,
+  CheckType,
+  type DnsCheckConfig,
+  type ExecCheckConfig,
+  type HttpCheckConfig,
+  type IcmpCheckConfig,
+  type SmtpCheckConfig,
+  type TcpCheckConfig,
+  type TlsCheckConfig,
+  type TlsSettings,
+  type UdpCheckConfig,
+} from "./check-schema.js";
 
 const BUILTIN: CheckParsed = {
   type: "http",
@@ -106,31 +30,20 @@ const BUILTIN: CheckParsed = {
 };
 
 const COMMON = new Set(["type", "interval", "timeout", "rise", "fall", "port"]);
+const HTTP = ["path", "method", "host", "headers", "expectStatus", "expectBody", "tlsVerify", "sni", "ca"];
+const TLS = ["tlsVerify", "sni", "ca", "cert", "key"];
+const PAYLOAD = ["send", "sendHex", "expect", "expectHex"];
 const FIELDS_BY_TYPE: Record<CheckType, Set<string>> = {
-  http: new Set([
-    "path",
-    "method",
-    "host",
-    "headers",
-    "expectStatus",
-    "expectBody",
-    "tlsVerify",
-    "sni",
-    "ca",
-  ]),
-  https: new Set([
-    "path",
-    "method",
-    "host",
-    "headers",
-    "expectStatus",
-    "expectBody",
-    "tlsVerify",
-    "sni",
-    "ca",
-  ]),
-  tcp: new Set(["send", "expect"]),
+  http: new Set(HTTP),
+  https: new Set([...HTTP, "cert", "key"]),
+  tcp: new Set(PAYLOAD),
   exec: new Set(["command", "env"]),
+  dns: new Set(["query", "queryType", "transport", "expectRcode", "expectAnswer", "recurse"]),
+  udp: new Set([...PAYLOAD, "expectRegex", "requireReply"]),
+  icmp: new Set(),
+  smtp: new Set(["heloName", "starttls", ...TLS]),
+  tls: new Set([...TLS, "expiryDown", "expiryWarn"]),
+  agent: new Set(["send"]),
 };
 
 export type CheckProblem = { field: string; message: string };
@@ -159,6 +72,11 @@ export function resolveCheck(
     }
     merged[key] = value;
   }
+  if (type === "icmp") {
+    // An echo has no port; one inherited from defaults is dropped, one written here is a mistake.
+    if (own?.port !== undefined) problems.push({ field: "port", message: "an icmp check has no port" });
+    delete merged.port;
+  }
   merged.type = type;
   const m = merged as CheckParsed;
   const timing = {
@@ -174,26 +92,113 @@ export function resolveCheck(
       message: `timeout (${timing.timeoutMs} ms) must be shorter than interval (${timing.intervalMs} ms)`,
     });
   }
+  problems.push(...crossFieldProblems(type, m));
+  if (problems.length > 0) return { problems };
+  return { check: buildCheck(type, timing, m) };
+}
+
+function crossFieldProblems(type: CheckType, m: CheckParsed): CheckProblem[] {
+  const problems: CheckProblem[] = [];
+  const both = (a: keyof CheckParsed, b: keyof CheckParsed) => {
+    if (m[a] !== undefined && m[b] !== undefined)
+      problems.push({ field: b, message: `set either ${a} or ${b}, not both` });
+  };
+  both("send", "sendHex");
+  both("expect", "expectHex");
+  if ((m.cert === undefined) !== (m.key === undefined)) {
+    const missing = m.cert === undefined ? "cert" : "key";
+    problems.push({ field: missing, message: "a client certificate needs both cert and key (PEM files)" });
+  }
   if (type === "exec" && !m.command)
     problems.push({ field: "command", message: "an exec check needs a command" });
-  if (problems.length > 0) return { problems };
-  if (type === "tcp") return { check: { type, ...timing, send: m.send, expect: m.expect } };
-  if (type === "exec") return { check: { type, ...timing, command: m.command!, env: m.env ?? {} } };
-  return {
-    check: {
-      type,
-      ...timing,
-      path: m.path ?? "/",
-      method: m.method ?? "GET",
-      host: m.host,
-      headers: m.headers ?? {},
-      expectStatus: (m.expectStatus ?? ["200-399"]).map(statusRange),
-      expectBody: m.expectBody,
-      tlsVerify: m.tlsVerify ?? true,
-      sni: m.sni,
-      ca: m.ca,
-    },
-  };
+  if (type === "dns" && m.query === undefined) {
+    problems.push({
+      field: "query",
+      message: 'a dns check needs a query: a name the server answers, like "www.example.com"',
+    });
+  }
+  if (type === "udp" && m.requireReply === false) {
+    for (const field of ["expect", "expectHex", "expectRegex"] as const) {
+      if (m[field] !== undefined)
+        problems.push({
+          field,
+          message: `${field} needs a reply; it cannot be combined with requireReply: false`,
+        });
+    }
+  }
+  if (type === "smtp" && m.starttls !== true) {
+    for (const field of TLS) {
+      if (m[field as keyof CheckParsed] !== undefined && field !== "tlsVerify")
+        problems.push({ field, message: `${field} applies only with starttls: true` });
+    }
+  }
+  if (m.expiryDown !== undefined && m.expiryWarn !== undefined && m.expiryWarn <= m.expiryDown) {
+    problems.push({
+      field: "expiryWarn",
+      message: "expiryWarn must be longer than expiryDown (warn first, then down)",
+    });
+  }
+  return problems;
+}
+
+type Timing = { intervalMs: number; timeoutMs: number; rise: number; fall: number; port: number | undefined };
+
+function tlsOf(m: CheckParsed) {
+  return { tlsVerify: m.tlsVerify ?? true, sni: m.sni, ca: m.ca, cert: m.cert, key: m.key };
+}
+
+function payloadOf(m: CheckParsed) {
+  return { send: m.send, sendHex: m.sendHex, expect: m.expect, expectHex: m.expectHex };
+}
+
+function buildCheck(type: CheckType, timing: Timing, m: CheckParsed): CheckConfig {
+  switch (type) {
+    case "tcp":
+      return { type, ...timing, ...payloadOf(m) };
+    case "exec":
+      return { type, ...timing, command: m.command!, env: m.env ?? {} };
+    case "dns":
+      return {
+        type,
+        ...timing,
+        query: m.query!,
+        queryType: m.queryType ?? "A",
+        transport: m.transport ?? "udp",
+        expectRcode: m.expectRcode ?? ["NOERROR"],
+        expectAnswer: m.expectAnswer,
+        // keepalived's DNS_CHECK sets RD too: most balanced DNS servers are resolvers.
+        recurse: m.recurse ?? true,
+      };
+    case "udp":
+      return {
+        type,
+        ...timing,
+        ...payloadOf(m),
+        expectRegex: m.expectRegex,
+        requireReply: m.requireReply ?? true,
+      };
+    case "icmp":
+      return { type, ...timing };
+    case "smtp":
+      return { type, ...timing, heloName: m.heloName, starttls: m.starttls ?? false, ...tlsOf(m) };
+    case "tls":
+      return { type, ...timing, ...tlsOf(m), expiryDownMs: m.expiryDown, expiryWarnMs: m.expiryWarn };
+    case "agent":
+      return { type, ...timing, send: m.send };
+    case "http":
+    case "https":
+      return {
+        type,
+        ...timing,
+        path: m.path ?? "/",
+        method: m.method ?? "GET",
+        host: m.host,
+        headers: m.headers ?? {},
+        expectStatus: (m.expectStatus ?? ["200-399"]).map(statusRange),
+        expectBody: m.expectBody,
+        ...tlsOf(m),
+      };
+  }
 }
 
 function pickHttp(parsed: CheckParsed): CheckParsed {

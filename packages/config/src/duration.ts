@@ -1,9 +1,9 @@
 import { z } from "zod";
 
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
 
-/** Parses `500ms`, `2s`, `1.5s`, `1m`, `1h` into milliseconds; undefined when malformed. */
+/** Parses `500ms`, `2s`, `1.5s`, `1m`, `1h`, `7d` into milliseconds; undefined when malformed. */
 export function parseDuration(text: string): number | undefined {
   const match = DURATION.exec(text.trim());
   if (!match) return undefined;
@@ -12,6 +12,7 @@ export function parseDuration(text: string): number | undefined {
 }
 
 export function formatDuration(ms: number): string {
+  if (ms % 86_400_000 === 0 && ms > 0) return `${ms / 86_400_000}d`;
   if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
   if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
   if (ms % 1000 === 0) return `${ms / 1000}s`;
@@ -26,7 +27,7 @@ export const Duration = z
     if (ms === undefined) {
       ctx.addIssue({
         code: "custom",
-        message: `expected a duration like "500ms", "2s" or "1m" (a number with unit ms, s, m or h), got "${text}"`,
+        message: `expected a duration like "500ms", "2s" or "1m" (a number with unit ms, s, m, h or d), got "${text}"`,
       });
       return z.NEVER;
     }

@@ -1,8 +1,16 @@
 export {
+  type AgentCheckConfig,
   type CheckConfig,
+  type CheckType,
+  type DnsCheckConfig,
   type ExecCheckConfig,
   type HttpCheckConfig,
+  type IcmpCheckConfig,
+  type SmtpCheckConfig,
   type TcpCheckConfig,
+  type TlsCheckConfig,
+  type TlsSettings,
+  type UdpCheckConfig,
   resolveCheck,
 } from "./check.js";
 export { Duration, formatDuration, parseDuration } from "./duration.js";
@@ -19,3 +27,6 @@ export {
 } from "./normalize.js";
 export { FleetConfigInput } from "./schema.js";
 export { Threshold, thresholdCount } from "./threshold.js";
+export { type ImportNote, type ImportResult, renderImport } from "./import/common.js";
+export { importKeepalived } from "./import/keepalived.js";
+export { importLdirectord } from "./import/ldirectord.js";

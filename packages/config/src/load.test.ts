@@ -49,16 +49,19 @@ describe("loadConfig: the examples", () => {
       intervalMs: 2000,
       expectStatus: [[200, 399]],
     });
-    // a tcp service under http defaults keeps the timing but not the http fields
+    // a dns service under http defaults keeps the timing but not the http fields
     expect(config.services.dns!.check).toEqual({
-      type: "tcp",
+      type: "dns",
       intervalMs: 3000,
       timeoutMs: 1000,
       rise: 2,
       fall: 3,
-      port: 53,
-      send: undefined,
-      expect: undefined,
+      query: "www.example.com",
+      queryType: "A",
+      transport: "udp",
+      expectRcode: ["NOERROR"],
+      expectAnswer: "^192\\.0\\.2\\.",
+      recurse: true,
     });
     expect(config.services.web!.removalLimit).toEqual({ max: "50%", perMs: 30_000 });
   });
@@ -142,7 +145,12 @@ describe("parseConfig: defaults", () => {
       voteTtlMs: 6000,
       startupGraceMs: 10_000,
     });
-    expect(config.director).toEqual({ ipvsadm: "ipvsadm", reconcileIntervalMs: 10_000, leaseTtlMs: 3000 });
+    expect(config.director).toEqual({
+      ipvsadm: "ipvsadm",
+      reconcileIntervalMs: 10_000,
+      leaseTtlMs: 3000,
+      notify: { role: undefined, timeoutMs: 10_000 },
+    });
     expect(config.probes).toEqual([{ id: "local", site: "local" }]);
   });
 
@@ -153,5 +161,31 @@ describe("parseConfig: defaults", () => {
       { env: {} },
     );
     expect(config.services.m).toMatchObject({ fwmark: 7, family: "inet6" });
+  });
+});
+
+describe("parseConfig: real servers without a port", () => {
+  const load = (text: string) => parseConfig(text, "p.yaml", { env: {} });
+
+  it("gives a fwmark service's port-less real servers port 0, as ipvsadm shows them", () => {
+    const config = load(
+      'cluster: c\nservices:\n  m:\n    fwmark: 7\n    check: { type: tcp, port: 25 }\n    realServers: [{ address: 198.51.100.31 }, { address: "198.51.100.32:0" }]\n  m6:\n    fwmark: 8\n    family: inet6\n    check: { type: icmp }\n    realServers: [{ address: "2001:db8::5" }, { address: "[2001:DB8::6]" }]\n',
+    );
+    expect(config.services.m!.realServers.map((rs) => rs.address)).toEqual([
+      "198.51.100.31:0",
+      "198.51.100.32:0",
+    ]);
+    expect(config.services.m6!.realServers.map((rs) => rs.address)).toEqual([
+      "[2001:db8::5]:0",
+      "[2001:db8::6]:0",
+    ]);
+  });
+
+  it("gives a vip service's port-less real servers the VIP's port", () => {
+    const config = load(
+      "cluster: c\nservices:\n  w:\n    vip: 192.0.2.1:8443\n    realServers: [{ address: 198.51.100.1 }]\n    fallback: [{ address: 127.0.0.1 }]\n",
+    );
+    expect(config.services.w!.realServers[0]!.address).toBe("198.51.100.1:8443");
+    expect(config.services.w!.fallback[0]!.address).toBe("127.0.0.1:8443");
   });
 });

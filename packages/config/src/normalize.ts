@@ -1,4 +1,4 @@
-import { parseEndpoint, type Forwarding } from "@lvsq/protocol";
+import { type Forwarding, parseEndpoint, parseRealServerAddress } from "@lvsq/protocol";
 import { type CheckConfig, resolveCheck } from "./check.js";
 import type { FleetConfigParsed } from "./schema.js";
 import { thresholdCount } from "./threshold.js";
@@ -83,14 +83,18 @@ export function normalizeConfig(
     }
     seenVips.set(identity, id);
 
-    const addresses = service.realServers.map((rs) => rs.address);
+    const ports = resolvePorts(service, at);
+    problems.push(...ports.problems);
+    const realServers = ports.realServers;
+    const fallback = ports.fallback;
+    const addresses = realServers.map((rs) => rs.address);
     for (const i of duplicates(addresses)) {
       problems.push({
         path: at("realServers", i, "address"),
         message: `real server ${addresses[i]} is listed twice`,
       });
     }
-    service.fallback.forEach((fb, i) => {
+    fallback.forEach((fb, i) => {
       if (addresses.includes(fb.address)) {
         problems.push({
           path: at("fallback", i, "address"),
@@ -98,11 +102,11 @@ export function normalizeConfig(
         });
       }
     });
-    for (const i of duplicates(service.fallback.map((f) => f.address))) {
+    for (const i of duplicates(fallback.map((f) => f.address))) {
       problems.push({ path: at("fallback", i, "address"), message: "fallback server listed twice" });
     }
     const checkFamily = (list: "realServers" | "fallback") =>
-      service[list].forEach((rs, i) => {
+      (list === "realServers" ? realServers : fallback).forEach((rs, i) => {
         const forwarding = rs.forwarding ?? service.forwarding;
         if (forwarding !== "tunnel" && endpointFamily(rs.address) !== family) {
           problems.push({
@@ -117,6 +121,15 @@ export function normalizeConfig(
     const resolved = resolveCheck(raw.defaults.check, service.check);
     if ("problems" in resolved) {
       for (const p of resolved.problems) problems.push({ path: at("check", p.field), message: p.message });
+    }
+    if ("check" in resolved && resolved.check.port === undefined && resolved.check.type !== "icmp") {
+      const portless = realServers.findIndex((rs) => rs.address.endsWith(":0"));
+      if (portless >= 0) {
+        problems.push({
+          path: at("check", "port"),
+          message: `real server ${realServers[portless]!.address} has no port (fwmark: it takes the packet's own), so the check needs one: set check.port (or use an icmp check)`,
+        });
+      }
     }
     if ("check" in resolved && raw.quorum.voteTtl <= resolved.check.intervalMs) {
       problems.push({
@@ -138,6 +151,13 @@ export function normalizeConfig(
         message: "hysteresis must be smaller than weight",
       });
     }
+    if (service.weightQuorum && service.minUpWeight) {
+      problems.push({
+        path: at("weightQuorum"),
+        message:
+          "weightQuorum and minUpWeight both decide when the fallback goes in; set one (weightQuorum replaces the real servers, minUpWeight adds the fallback beside them)",
+      });
+    }
     if ("check" in resolved) {
       const toRs = (rs: (typeof service.realServers)[number]): RealServerConfig => ({
         address: rs.address,
@@ -145,6 +165,7 @@ export function normalizeConfig(
         forwarding: rs.forwarding ?? service.forwarding,
         upperThreshold: rs.upperThreshold,
         lowerThreshold: rs.lowerThreshold,
+        notify: rs.notify,
       });
       services[id] = {
         id,
@@ -158,15 +179,17 @@ export function normalizeConfig(
         persistenceMs: service.persistence,
         persistenceNetmask: service.persistenceNetmask,
         onDown: service.onDown,
-        fallback: service.fallback.map(toRs),
+        fallback: fallback.map(toRs),
         check: resolved.check,
-        realServers: service.realServers.map(toRs),
+        realServers: realServers.map(toRs),
         removalLimit: service.removalLimit && {
           max: service.removalLimit.max,
           perMs: service.removalLimit.per,
         },
         minUpWeight: service.minUpWeight,
+        weightQuorum: service.weightQuorum,
         probes: service.probes ?? probes.map((p) => p.id),
+        notify: service.notify ?? {},
       };
     }
   }
@@ -191,6 +214,7 @@ export function normalizeConfig(
         ipvsadm: raw.director.ipvsadm,
         reconcileIntervalMs: raw.director.reconcileInterval,
         leaseTtlMs: raw.director.leaseTtl,
+        notify: { role: raw.director.notify.role, timeoutMs: raw.director.notify.timeout },
       },
     },
   };
@@ -202,6 +226,7 @@ export type RealServerConfig = {
   forwarding: Forwarding;
   upperThreshold: number | undefined;
   lowerThreshold: number | undefined;
+  notify: { up?: string[] | undefined; down?: string[] | undefined } | undefined;
 };
 
 type ServiceParsed = FleetConfigParsed["services"][string];
@@ -217,6 +242,7 @@ export type ServiceConfig = Pick<
   | "persistenceNetmask"
   | "onDown"
   | "minUpWeight"
+  | "weightQuorum"
 > & {
   id: string;
   family: "inet" | "inet6";
@@ -226,6 +252,7 @@ export type ServiceConfig = Pick<
   check: CheckConfig;
   removalLimit: { max: number | string; perMs: number } | undefined;
   probes: string[];
+  notify: NonNullable<ServiceParsed["notify"]>;
 };
 
 export type FleetConfig = {
@@ -244,11 +271,45 @@ export type FleetConfig = {
   probes: { id: string; site: string }[];
   directors: { id: string; pair: string | undefined }[];
   services: Record<string, ServiceConfig>;
-  director: { ipvsadm: string; reconcileIntervalMs: number; leaseTtlMs: number };
+  director: {
+    ipvsadm: string;
+    reconcileIntervalMs: number;
+    leaseTtlMs: number;
+    notify: { role: string[] | undefined; timeoutMs: number };
+  };
 };
 
+type RealServerParsed = FleetConfigParsed["services"][string]["realServers"][number];
+
+/**
+ * Gives every real server and fallback server a port the kernel can take: one written without a port gets
+ * the VIP's (as `ipvsadm -a -t VIP:80 -r RS` does) or, in a fwmark service, port 0 (the packet's own). Port 0
+ * written on a vip service is an error: such a service has one port.
+ */
+function resolvePorts(
+  service: FleetConfigParsed["services"][string],
+  at: (...rest: (string | number)[]) => (string | number)[],
+): { realServers: RealServerParsed[]; fallback: RealServerParsed[]; problems: ConfigProblem[] } {
+  const problems: ConfigProblem[] = [];
+  const vip = service.vip === undefined ? undefined : parseEndpoint(service.vip);
+  const vipPort = vip === undefined || "error" in vip ? undefined : vip.port;
+  const resolve = (list: "realServers" | "fallback") =>
+    service[list].map((rs, i) => {
+      const portless = !/:\d+$/.test(rs.address);
+      if (portless) return { ...rs, address: `${rs.address}:${vipPort ?? 0}` };
+      if (vipPort !== undefined && rs.address.endsWith(":0")) {
+        problems.push({
+          path: at(list, i, "address"),
+          message: `port 0 is outside 1-65535: only real servers of fwmark services go without a port (write none here to take the VIP's port ${vipPort})`,
+        });
+      }
+      return rs;
+    });
+  return { realServers: resolve("realServers"), fallback: resolve("fallback"), problems };
+}
+
 function endpointFamily(text: string): "inet" | "inet6" {
-  const parsed = parseEndpoint(text);
+  const parsed = parseRealServerAddress(text);
   return "error" in parsed ? "inet" : parsed.family;
 }
 

@@ -1,4 +1,11 @@
-import { EndpointText, Forwarding, KERNEL_SCHEDULERS, Protocol, Token } from "@lvsq/protocol";
+import {
+  EndpointText,
+  Forwarding,
+  KERNEL_SCHEDULERS,
+  Protocol,
+  RealServerAddressText,
+  Token,
+} from "@lvsq/protocol";
 import { z } from "zod";
 import { CheckInput } from "./check.js";
 import { Duration } from "./duration.js";
@@ -9,14 +16,21 @@ export const Scheduler = z.enum(KERNEL_SCHEDULERS);
 export const SchedFlag = z.enum(["sh-fallback", "sh-port", "mh-fallback", "mh-port"]);
 
 const Weight = z.number().int().min(0).max(65535);
+/** A hook: an argv list, run directly (no shell unless you call one), with the transition appended. */
+const HookCommand = z.array(z.string().min(1)).min(1, { message: "expected a command: [program, args...]" });
+/** Hooks of one real server (or, on a service, of each of its real servers): keepalived's notify_up/down. */
+const RealServerNotify = z.strictObject({ up: HookCommand.optional(), down: HookCommand.optional() });
 
 export const RealServerInput = z.strictObject({
-  address: EndpointText,
+  /** `ip:port`; or no port: a vip service's port, or (fwmark services) the packet's own, port 0. */
+  address: RealServerAddressText,
   weight: Weight.default(1),
   /** Overrides the service's forwarding for this real server. */
   forwarding: Forwarding.optional(),
   upperThreshold: z.number().int().min(0).optional(),
   lowerThreshold: z.number().int().min(0).optional(),
+  /** Overrides the service's `notify.up` / `notify.down` for this real server. */
+  notify: RealServerNotify.optional(),
 });
 
 export const ServiceInput = z.strictObject({
@@ -52,8 +66,25 @@ export const ServiceInput = z.strictObject({
   minUpWeight: z
     .strictObject({ weight: z.number().int().min(1), hysteresis: z.number().int().min(0).default(0) })
     .optional(),
+  /**
+   * keepalived's quorum/hysteresis semantics: below `quorum - hysteresis` of healthy weight (or at 0) the
+   * quorum is lost, the fallback servers replace the real servers and notify.quorumDown runs; at
+   * `quorum + hysteresis` it is gained back. Not with minUpWeight (docs/decisions.md).
+   */
+  weightQuorum: z
+    .strictObject({ quorum: z.number().int().min(1), hysteresis: z.number().int().min(0).default(0) })
+    .optional(),
   /** Probes that check this service; default all. */
   probes: z.array(Token).min(1).optional(),
+  /** Commands run on transitions (docs/operations.md#notify-hooks). */
+  notify: RealServerNotify.extend({
+    fallbackOn: HookCommand.optional(),
+    fallbackOff: HookCommand.optional(),
+    quorumUp: HookCommand.optional(),
+    quorumDown: HookCommand.optional(),
+  })
+    .strict()
+    .optional(),
 });
 
 export const FleetConfigInput = z.strictObject({
@@ -104,8 +135,12 @@ export const FleetConfigInput = z.strictObject({
       reconcileInterval: Duration.default(10_000),
       /** Leader lease time of a director pair. */
       leaseTtl: Duration.default(3000),
+      /** The director's own hooks (its role) and the deadline of every hook run. */
+      notify: z
+        .strictObject({ role: HookCommand.optional(), timeout: Duration.default(10_000) })
+        .default({ timeout: 10_000 }),
     })
-    .default({ ipvsadm: "ipvsadm", reconcileInterval: 10_000, leaseTtl: 3000 }),
+    .default({ ipvsadm: "ipvsadm", reconcileInterval: 10_000, leaseTtl: 3000, notify: { timeout: 10_000 } }),
 });
 export type FleetConfigInput = z.input<typeof FleetConfigInput>;
 export type FleetConfigParsed = z.output<typeof FleetConfigInput>;

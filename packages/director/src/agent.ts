@@ -23,6 +23,7 @@ import { type DirectorCounts, emptyCounts, publishHeartbeat } from "./heartbeat.
 import { KernelTable } from "./kernel-table.js";
 import { VoteIntake } from "./vote-intake.js";
 import { type AnyDirectorEvent, explainAnswer, publishEvent } from "./publish.js";
+import { Notifier } from "./notify.js";
 import { RoleLog } from "./role-log.js";
 
 export type { DirectorOptions } from "./agent-options.js";
@@ -47,6 +48,8 @@ export class DirectorAgent {
   /** Set when the config puts this director in a pair with a partner (see pair-coordinator.ts). */
   private readonly pairing: PairCoordinator | undefined;
   private readonly roleLog: RoleLog;
+  /** Runs the config's notify hooks off the decision path (notify.ts). */
+  readonly notifier: Notifier;
   /** Set once the pair (if any) has started: before that a paired director has no role to report yet. */
   private begun = false;
   private adminWatch: AdminWatch | undefined;
@@ -85,7 +88,20 @@ export class DirectorAgent {
         ...(options.pairPollMs !== undefined ? { pollMs: options.pairPollMs } : {}),
       });
     }
-    this.roleLog = new RoleLog(options.logger, () => this.role, this.pairing);
+    this.notifier = new Notifier({
+      config: () => this.config,
+      directorId: options.directorId,
+      logger: options.logger,
+      now: this.now,
+      ...(options.metrics ? { metrics: options.metrics } : {}),
+    });
+    const pairName = () => this.config.directors.find((d) => d.id === options.directorId)?.pair;
+    this.roleLog = new RoleLog(
+      options.logger,
+      () => this.role,
+      this.pairing,
+      (role, previous) => this.notifier.role(role, previous, pairName()),
+    );
   }
 
   static async start(options: DirectorOptions): Promise<DirectorAgent> {
@@ -269,6 +285,7 @@ export class DirectorAgent {
   }
 
   private emit(event: AnyDirectorEvent): void {
+    this.notifier.event(event);
     const source = { cluster: this.config.cluster, director: this.options.directorId, at: this.now() };
     publishEvent(this.options.bus, this.options.logger, source, event);
   }

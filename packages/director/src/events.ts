@@ -7,6 +7,7 @@ export function logEvent(logger: Logger, event: EngineEvent | DirectorEvent): vo
   const line = { event: type, ...flatten(fields) };
   switch (type) {
     case "quorum-unreachable":
+    case "weight-quorum-lost":
     case "removal-limited":
     case "stale":
     case "seq-reset":
@@ -44,6 +45,10 @@ function describe(event: EngineEvent | DirectorEvent): string {
       return `${event.service} fallback on (${event.servers.join(", ")}): no real server up`;
     case "fallback-off":
       return `${event.service} fallback off: ${event.upServers} real server(s) up`;
+    case "weight-quorum-lost":
+      return `${event.service} lost quorum ${event.quorum}-${event.hysteresis}=${event.threshold} > ${event.healthyWeight}${event.fallback.length > 0 ? `: fallback ${event.fallback.join(", ")} replaces the real servers` : ""}`;
+    case "weight-quorum-gained":
+      return `${event.service} gained quorum ${event.quorum}+${event.hysteresis}=${event.threshold} <= ${event.healthyWeight}`;
     case "quorum-unreachable":
       return `${event.service}: ${event.realServers}/${event.total} real servers without quorum either way, kept as they are`;
     case "removal-limited":

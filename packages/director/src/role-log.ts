@@ -15,6 +15,8 @@ export class RoleLog {
     private readonly logger: Logger,
     private readonly role: () => DirectorRole,
     private readonly pair: { poll(): Promise<void> } | undefined,
+    /** Told of every change (the role notify hook). */
+    private readonly onChange?: (role: DirectorRole, previous: DirectorRole | undefined) => void,
   ) {}
 
   /** Logs the current role if it changed since the last line. */
@@ -23,6 +25,7 @@ export class RoleLog {
     if (this.stopped || role === this.last) return;
     const previous = this.last;
     this.last = role;
+    this.onChange?.(role, previous);
     if (role === "isolated") {
       this.logger.warn(
         { role, previous },

@@ -46,6 +46,7 @@ function carryOver(prev: ServiceState, svc: ServiceState): void {
   if (sameKey) svc.kernelExtras = prev.kernelExtras;
   if (prev.baseSignature === svc.baseSignature) svc.entry = prev.entry;
   svc.fallbackActive = prev.fallbackActive;
+  if (svc.config.weightQuorum !== undefined) svc.weightQuorumUp = prev.weightQuorumUp;
   svc.fallbackEntries.forEach((fb, i) => {
     const old = prev.fallbackEntries.findIndex((o) => o.address === fb.address);
     if (old < 0) return;

@@ -1,5 +1,6 @@
 import type { RealServerEntry } from "@lvsq/protocol";
 import type { StepContext } from "./decide.js";
+import { decideWeightQuorum } from "./weight-quorum.js";
 import {
   ADMIN_DISABLE,
   ADMIN_DRAIN,
@@ -34,11 +35,19 @@ export function effectiveWeight(svc: ServiceState, rs: number, inGrace: boolean)
  * Fallback servers go in when no real server carries weight and out as soon as one does; with minUpWeight
  * (keepalived's quorum + hysteresis) in below `weight - hysteresis`, out at `weight + hysteresis` or more.
  */
-function decideFallback(ctx: StepContext, svc: ServiceState, healthyWeight: number, upServers: number): void {
+function decideFallback(
+  ctx: StepContext,
+  svc: ServiceState,
+  healthyWeight: number,
+  upServers: number,
+  replaced: boolean,
+): void {
   if (svc.fallbackEntries.length === 0) return;
   const min = svc.config.minUpWeight;
   let wanted: boolean;
-  if (min === undefined) wanted = healthyWeight === 0;
+  // With weightQuorum the fallback is in exactly while the quorum is lost (weight-quorum.ts).
+  if (svc.config.weightQuorum !== undefined) wanted = replaced;
+  else if (min === undefined) wanted = healthyWeight === 0;
   else if (svc.fallbackActive) wanted = healthyWeight < min.weight + min.hysteresis;
   else wanted = healthyWeight < min.weight - min.hysteresis;
   if (wanted === svc.fallbackActive) return;
@@ -76,7 +85,8 @@ export function rebuildService(ctx: StepContext, svc: ServiceState): boolean {
       upServers++;
     }
   }
-  decideFallback(ctx, svc, healthyWeight, upServers);
+  const replaced = decideWeightQuorum(ctx, svc, healthyWeight, upServers);
+  decideFallback(ctx, svc, healthyWeight, upServers, replaced);
   const list: RealServerEntry[] = [];
   for (let k = 0; k < order.length; k++) {
     const index = order[k]!;
@@ -87,7 +97,7 @@ export function rebuildService(ctx: StepContext, svc: ServiceState): boolean {
       continue;
     }
     const weight = effective[index]!;
-    if (weight < 0) continue;
+    if (weight < 0 || (replaced && weight > 0)) continue;
     let entry = svc.rsEntries[index];
     if (entry === undefined || entry.weight !== weight) {
       entry = realServerEntry(svc.config.realServers[index]!, weight);

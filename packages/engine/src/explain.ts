@@ -47,6 +47,8 @@ export type ServiceExplanation = {
     active: boolean;
     servers: string[];
     minUpWeight: { weight: number; hysteresis: number } | null;
+    /** Set when the service has weightQuorum: its settings and whether the quorum is up (null: undecided). */
+    weightQuorum?: { quorum: number; hysteresis: number; up: boolean | null };
   };
   removalLimit: { max: number; perMs: number; removedInWindow: number } | null;
   realServers: RealServerExplanation[];
@@ -64,6 +66,9 @@ export function ruleOf(state: DirectorState, svc: ServiceState, rs: number, now:
   if (svc.admin[rs] === ADMIN_DISABLE) return "admin-disable";
   if (svc.admin[rs] === ADMIN_DRAIN) return "admin-drain";
   const grace = inGrace(state, now);
+  if (svc.weightQuorumUp === false && svc.fallbackEntries.length > 0 && effectiveWeight(svc, rs, grace) > 0) {
+    return "weight-quorum-lost";
+  }
   if (
     grace &&
     svc.health[rs] !== HEALTH_UP &&
@@ -147,6 +152,9 @@ export function explain(
       active: svc.fallbackActive,
       servers: svc.fallbackEntries.map((fb) => fb.address),
       minUpWeight: svc.config.minUpWeight ?? null,
+      ...(svc.config.weightQuorum
+        ? { weightQuorum: { ...svc.config.weightQuorum, up: svc.weightQuorumUp ?? null } }
+        : {}),
     },
     removalLimit:
       limit === undefined

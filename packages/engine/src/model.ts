@@ -73,6 +73,8 @@ export type ServiceState = {
   fallbackEntries: RealServerEntry[];
   fallbackInKernel: boolean[];
   fallbackActive: boolean;
+  /** weightQuorum: undefined until decided once the kernel was read, then whether the quorum is up. */
+  weightQuorumUp: boolean | undefined;
   kernelExtras: RealServerEntry[];
   adopted: boolean;
   noQuorum: number;
@@ -227,6 +229,7 @@ export function createServiceState(config: FleetConfig, service: ServiceConfig):
     fallbackEntries: service.fallback.map((fb) => realServerEntry(fb, fb.weight)),
     fallbackInKernel: service.fallback.map(() => false),
     fallbackActive: false,
+    weightQuorumUp: undefined,
     kernelExtras: [],
     adopted: false,
     noQuorum: 0,

@@ -1,4 +1,4 @@
-import { canonicalEndpoint, type IpvsTable, type VirtualServiceEntry } from "@lvsq/protocol";
+import { canonicalRealServer, type IpvsTable, type VirtualServiceEntry } from "@lvsq/protocol";
 import { type StepContext, touch } from "./decide.js";
 import { HEALTH_DOWN, HEALTH_UP, ruleCode, type ServiceState, VERDICT_NONE } from "./model.js";
 
@@ -6,7 +6,7 @@ import { HEALTH_DOWN, HEALTH_UP, ruleCode, type ServiceState, VERDICT_NONE } fro
 export function findRealServer(svc: ServiceState, address: string): number | undefined {
   const exact = svc.rsIndex.get(address);
   if (exact !== undefined) return exact;
-  const canonical = canonicalEndpoint(address);
+  const canonical = canonicalRealServer(address);
   return canonical === undefined ? undefined : svc.rsIndex.get(canonical);
 }
 
@@ -33,7 +33,7 @@ export function adoptKernel(ctx: StepContext, table: IpvsTable): void {
     }
     const fallbackAddresses = svc.fallbackEntries.map((fb) => fb.address);
     for (const kernelRs of entry.realServers) {
-      const address = canonicalEndpoint(kernelRs.address) ?? kernelRs.address;
+      const address = canonicalRealServer(kernelRs.address) ?? kernelRs.address;
       const fb = fallbackAddresses.indexOf(address);
       if (fb >= 0) {
         svc.fallbackInKernel[fb] = true;

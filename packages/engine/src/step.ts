@@ -1,5 +1,5 @@
 import type { FleetConfig } from "@lvsq/config";
-import { canonicalEndpoint, type IpvsTable, type VoteBatch } from "@lvsq/protocol";
+import { canonicalRealServer, type IpvsTable, type VoteBatch } from "@lvsq/protocol";
 import { applyAdmin, expireDrains } from "./admin.js";
 import { installConfig } from "./config-state.js";
 import { evaluate, type StepContext, settle, touch } from "./decide.js";
@@ -172,7 +172,7 @@ function applyVotes(ctx: StepContext, batch: VoteBatch): void {
     const vote = batch.votes[v]!;
     let rs = svc.rsIndex.get(vote.rs);
     if (rs === undefined) {
-      const canonical = canonicalEndpoint(vote.rs);
+      const canonical = canonicalRealServer(vote.rs);
       rs = canonical === undefined ? undefined : svc.rsIndex.get(canonical);
       if (rs === undefined) {
         if (unknown++ === 0) firstUnknown = vote.rs;

@@ -42,6 +42,7 @@ export type Rule =
   | "quorum-conflict"
   | "startup-grace"
   | "removal-limited"
+  | "weight-quorum-lost"
   | "admin-drain"
   | "admin-disable";
 
@@ -91,6 +92,21 @@ export type EngineEvent =
       minUpWeight: number | null;
       hysteresis: number;
       servers: string[];
+    }
+  | {
+      /** keepalived's "Lost quorum 7-2=5 > 4" / "Gained quorum 7+2=9 <= 9" (weightQuorum). */
+      type: "weight-quorum-lost" | "weight-quorum-gained";
+      service: string;
+      healthyWeight: number;
+      upServers: number;
+      quorum: number;
+      hysteresis: number;
+      /** The weight the comparison was made against: quorum − hysteresis when lost, + when gained. */
+      threshold: number;
+      /** true for the first decision after the kernel table was read (keepalived's "Starting with quorum down"). */
+      initial: boolean;
+      /** Fallback servers that replace (lost) or gave way to (gained) the real servers; [] without fallback. */
+      fallback: string[];
     }
   | {
       type: "quorum-unreachable";

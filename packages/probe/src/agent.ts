@@ -20,7 +20,7 @@ export type ProbeOptions = {
   metrics?: Pick<ProbeMetrics, "recordCheck" | "voteFlips">;
 };
 
-type Target = { service: string; rs: string; checkKey: string; state: RiseFallState };
+type Target = { service: string; rs: string; weight: number; checkKey: string; state: RiseFallState };
 
 export type ProbeStats = {
   checksTotal: number;
@@ -138,6 +138,7 @@ export class ProbeAgent {
         const target: Target = {
           service: service.id,
           rs: rs.address,
+          weight: rs.weight,
           checkKey,
           state: previous && previous.checkKey === checkKey ? previous.state : initialRiseFall(this.now()),
         };
@@ -167,7 +168,7 @@ export class ProbeAgent {
       .run(() =>
         this.options.runCheck(
           service.check,
-          { address: target.rs, service: service.id },
+          { address: target.rs, service: service.id, weight: target.weight },
           { signal: this.abort.signal },
         ),
       )
@@ -178,9 +179,13 @@ export class ProbeAgent {
         if (result.verdict === "abstain") this.stats.errorsTotal++;
         this.options.metrics?.recordCheck(service.id, result.verdict, result.latencyMs);
         const before = voteOf(target.state);
+        const warnedBefore = target.state.warning;
         const step = applyResult(target.state, result, service.check, this.now());
         target.state = step.state;
         const fields = { probe: this.options.probeId, site: this.site, service: service.id, rs: target.rs };
+        if (step.state.warning && !warnedBefore) {
+          this.options.logger.warn({ ...fields, reason: result.reason }, "check warning (still up)");
+        }
         this.options.logger.debug(
           { ...fields, verdict: result.verdict, latencyMs: result.latencyMs, reason: result.reason },
           "check",
@@ -212,6 +217,7 @@ export class ProbeAgent {
         reason: s.reason.slice(0, 256),
         ...(s.weight !== undefined && voteOf(s) === "up" ? { weight: s.weight } : {}),
         ...(check ? pendingField(s, check) : {}),
+        ...(s.warning && voteOf(s) === "up" ? { warning: true } : {}),
       });
     }
     return votes;

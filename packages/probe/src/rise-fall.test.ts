@@ -93,3 +93,16 @@ describe("the flip under way (pending)", () => {
     expect(pendingOf(state, limits)).toEqual(expected);
   });
 });
+
+describe("warnings (tls expiry)", () => {
+  it("carry the last up result's warning, and clear on the next plain or failed result", () => {
+    const warned = { ...up, reason: "expires in 3 days", warning: true };
+    let state = applyResult(initialRiseFall(0), warned, limits, 1).state;
+    expect(state.warning).toBe(true);
+    state = applyResult(state, up, limits, 2).state;
+    expect(state.warning).toBe(false);
+    state = applyResult(state, warned, limits, 3).state;
+    state = applyResult(state, down, limits, 4).state;
+    expect(state.warning).toBe(false);
+  });
+});

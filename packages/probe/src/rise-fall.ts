@@ -18,6 +18,8 @@ export type RiseFallState = {
   reason: string;
   latencyMs: number;
   weight: number | undefined;
+  /** The last result was up with a warning (tls expiry). */
+  warning: boolean;
 };
 
 export function initialRiseFall(now: number): RiseFallState {
@@ -30,6 +32,7 @@ export function initialRiseFall(now: number): RiseFallState {
     reason: "no result yet",
     latencyMs: 0,
     weight: undefined,
+    warning: false,
   };
 }
 
@@ -59,12 +62,23 @@ export function pendingOf(
 /** Applies one check result; `flipped` says whether the published vote changed. */
 export function applyResult(
   state: RiseFallState,
-  result: { verdict: CheckVerdict; reason: string; latencyMs: number; weight?: number | undefined },
+  result: {
+    verdict: CheckVerdict;
+    reason: string;
+    latencyMs: number;
+    weight?: number | undefined;
+    warning?: boolean | undefined;
+  },
   limits: { rise: number; fall: number },
   now: number,
 ): { state: RiseFallState; flipped: boolean } {
   const before = voteOf(state);
-  const next: RiseFallState = { ...state, reason: result.reason, latencyMs: result.latencyMs };
+  const next: RiseFallState = {
+    ...state,
+    reason: result.reason,
+    latencyMs: result.latencyMs,
+    warning: result.verdict === "up" && result.warning === true,
+  };
   if (result.verdict === "abstain") {
     next.abstaining = true;
     next.ups = 0;

@@ -75,3 +75,49 @@ export const EndpointText = z.string().transform((text, ctx) => {
   }
   return formatEndpoint(parsed);
 });
+
+/**
+ * A real server as written in a config: `ip:port`, or without a port (`198.51.100.31`, `2001:db8::5`,
+ * `[2001:db8::5]`), or with port 0. IPVS lets a fwmark service's real servers have no port: they take the
+ * packet's own (`ipvsadm -a -f 7 -r 198.51.100.31`, shown as `198.51.100.31:0`). Returns the canonical
+ * `ip:port` (`ip:0` for port 0) and whether a port was written at all.
+ */
+export function parseRealServerAddress(
+  text: string,
+): (Endpoint & { portWritten: boolean }) | { error: string } {
+  const bare = canonicalIPv6(text);
+  if (bare !== undefined) return { family: "inet6", host: bare, port: 0, portWritten: false };
+  if (isIPv4(text)) return { family: "inet", host: text, port: 0, portWritten: false };
+  if (text.startsWith("[") && text.endsWith("]")) {
+    const v6 = canonicalIPv6(text.slice(1, -1));
+    if (v6 === undefined) return { error: `"${text.slice(1, -1)}" is not an IPv6 address` };
+    return { family: "inet6", host: v6, port: 0, portWritten: false };
+  }
+  if (/:0$/.test(text)) {
+    const parsed = parseEndpoint(`${text.slice(0, -2)}:1`);
+    if ("error" in parsed) return parsed;
+    return { ...parsed, port: 0, portWritten: true };
+  }
+  const parsed = parseEndpoint(text);
+  return "error" in parsed ? parsed : { ...parsed, portWritten: true };
+}
+
+/** The canonical spelling of a real server address (`198.51.100.31:0` when it has no port), or undefined. */
+export function canonicalRealServer(text: string): string | undefined {
+  const parsed = parseRealServerAddress(text);
+  return "error" in parsed ? undefined : formatEndpoint(parsed);
+}
+
+/**
+ * zod type for a real server address. The output is canonical; an address written without a port comes out
+ * without one (`198.51.100.31`), so the config can give it the VIP's port or, for fwmark, port 0.
+ */
+export const RealServerAddressText = z.string().transform((text, ctx) => {
+  const parsed = parseRealServerAddress(text);
+  if ("error" in parsed) {
+    ctx.addIssue({ code: "custom", message: `expected ip:port or ip, ${parsed.error} (got "${text}")` });
+    return z.NEVER;
+  }
+  if (!parsed.portWritten) return parsed.family === "inet6" ? `[${parsed.host}]` : parsed.host;
+  return formatEndpoint(parsed);
+});

@@ -28,6 +28,8 @@ export const Vote = z.object({
   weight: z.number().int().min(0).max(65535).optional(),
   /** The reason is the last check's; when that check disagrees with `state`, how far the flip has got. */
   pending: VotePending.optional(),
+  /** An up vote with something to see soon (a certificate close to expiry); `reason` says what. */
+  warning: z.boolean().optional(),
 });
 export type Vote = z.infer<typeof Vote>;
 

@@ -88,6 +88,8 @@ export type DirectorMetrics = {
   isolated: Gauge<never>;
   /** `lvsq_director_role{role}`: 1 for the current role, 0 for the others. */
   role: Gauge<"role">;
+  /** `lvsq_director_notify_hooks_total{result}`: notify hook runs, result ok | failed | timeout | dropped. */
+  notifyHooks: Counter<"result">;
   setRealServers(service: string, up: number, down: number): void;
   /** Records one apply (duration in ms). */
   recordApply(ok: boolean, durationMs: number): void;
@@ -147,6 +149,12 @@ export function createDirectorMetrics(registry: Registry): DirectorMetrics {
     labelNames: ["role"] as const,
     registers,
   });
+  const notifyHooks = new Counter({
+    name: "lvsq_director_notify_hooks_total",
+    help: "Notify hook runs, by result (ok, failed, timeout, dropped when too many were queued)",
+    labelNames: ["result"] as const,
+    registers,
+  });
   const roles: DirectorRoleLabel[] = ["standalone", "leader", "follower", "isolated"];
   return {
     votesReceived,
@@ -158,6 +166,7 @@ export function createDirectorMetrics(registry: Registry): DirectorMetrics {
     leaderEpoch,
     isolated,
     role,
+    notifyHooks,
     setRealServers(service, up, down) {
       realServers.set({ service, state: "up" }, up);
       realServers.set({ service, state: "down" }, down);

@@ -26,6 +26,10 @@ export function describeEvent(event: Record<string, unknown>): string {
       return `fallback on: ${num(event.upServers)} real servers up (healthy weight ${num(event.healthyWeight)}), serving ${list(event.servers)}`;
     case "fallback-off":
       return `fallback off: ${num(event.upServers)} real servers up again (healthy weight ${num(event.healthyWeight)})`;
+    case "weight-quorum-lost":
+      return `lost quorum ${num(event.quorum)}-${num(event.hysteresis)}=${num(event.threshold)} > ${num(event.healthyWeight)}${event.initial ? " (at start)" : ""}${Array.isArray(event.fallback) && event.fallback.length > 0 ? `: ${list(event.fallback)} replace the real servers` : ""}`;
+    case "weight-quorum-gained":
+      return `gained quorum ${num(event.quorum)}+${num(event.hysteresis)}=${num(event.threshold)} <= ${num(event.healthyWeight)}: real servers back`;
     case "quorum-unreachable":
       return `${num(event.realServers)} of ${num(event.total)} real servers reach no quorum: kept as they are (fail-static)`;
     case "quorum-restored":

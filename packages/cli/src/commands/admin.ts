@@ -1,9 +1,11 @@
 import { hostname, userInfo } from "node:os";
 import { parseDuration } from "@lvsq/config";
-import { type AdminAction, AdminRecord, buckets, canonicalEndpoint, kvKeys } from "@lvsq/protocol";
+import { AdminFile, adminFilePath } from "@lvsq/director";
+import { type AdminAction, AdminRecord, buckets, canonicalRealServer, kvKeys } from "@lvsq/protocol";
 import { ExitCode } from "@lvsq/runtime";
 import { Argument, type Command } from "commander";
 import { connectBus, loadConfigOrExit, oneShotBusLogger, terminalLogger } from "../common.js";
+import { controlSocketPath, sendControlAdmin } from "../control-socket.js";
 import { type CliIo, ExitWith } from "../io.js";
 
 type AdminOptions = { config: string; reason?: string; deadline?: string };
@@ -14,7 +16,10 @@ export function registerAdmin(program: Command, io: CliIo): void {
     .summary("drain, disable or enable a real server (an override every director applies over votes)")
     .description(
       "Writes an admin record to the cluster's admin KV bucket (key <service>.<rs>), with author, reason and " +
-        "time. Directors apply it over the votes and it survives their restarts:\n" +
+        "time. Directors apply it over the votes and it survives their restarts. With a standalone config (no\n" +
+        "probes) it goes to the local `lvsq run` over its control socket, which keeps it in\n" +
+        "/var/lib/lvsq/<cluster>.admin.json (LVSQ_STATE_DIR); when lvsq run is not running it is written to that\n" +
+        "file directly and applied at the next start.\n" +
         "  drain    weight 0 (no new connections); out once active connections reach 0 or --deadline passes\n" +
         "  disable  out of the table now\n" +
         "  enable   back under the votes' control\n" +
@@ -29,7 +34,8 @@ export function registerAdmin(program: Command, io: CliIo): void {
     .addHelpText(
       "after",
       '\nExamples:\n  $ lvsq admin drain web 192.168.1.103:80 --reason "kernel upgrade" --deadline 30m --config fleet.yaml\n' +
-        "  $ lvsq admin enable web 192.168.1.103:80 --config fleet.yaml",
+        "  $ lvsq admin enable web 192.168.1.103:80 --config fleet.yaml\n" +
+        "  $ sudo lvsq admin disable web 192.168.1.102:80 --config /etc/lvsq/seed.yaml   # standalone: lvsq run",
     )
     .action(
       async (action: AdminAction, serviceId: string, rsText: string, options: AdminOptions, command) => {
@@ -39,7 +45,7 @@ export function registerAdmin(program: Command, io: CliIo): void {
           const known = Object.keys(config.services).join(", ") || "(none)";
           return usage(io, `service "${serviceId}" is not in the config; expected one of: ${known}`);
         }
-        const rs = canonicalEndpoint(rsText);
+        const rs = canonicalRealServer(rsText);
         if (!rs || !service.realServers.some((r) => r.address === rs)) {
           const known = service.realServers.map((r) => r.address).join(", ");
           return usage(
@@ -68,6 +74,7 @@ export function registerAdmin(program: Command, io: CliIo): void {
           at,
           ...(deadlineMs !== undefined ? { deadline: at + deadlineMs } : {}),
         });
+        if (config.standalone) return adminStandalone(io, config.cluster, record, options);
         const logger = oneShotBusLogger(command, terminalLogger(command, io, "lvsq admin"));
         const bus = await connectBus(config, "lvsq-admin", logger);
         const bucket = buckets.admin(config.cluster);
@@ -114,6 +121,48 @@ export function adminAuthor(env: NodeJS.ProcessEnv = process.env): string {
     }
   }
   return `${user}@${hostname()}`;
+}
+
+/** Standalone: hand the record to the running `lvsq run`, or keep it in the state file for its next start. */
+async function adminStandalone(
+  io: CliIo,
+  cluster: string,
+  record: AdminRecord,
+  options: AdminOptions,
+): Promise<void> {
+  const socket = controlSocketPath(cluster);
+  const file = new AdminFile(adminFilePath(cluster));
+  let where: string;
+  let previous: AdminRecord | undefined;
+  try {
+    const answer = (await sendControlAdmin(socket, record)) as { previous?: unknown };
+    const parsed = AdminRecord.safeParse(answer.previous);
+    previous = parsed.success ? parsed.data : undefined;
+    where = `applied by lvsq run (socket ${socket}), kept in ${file.path}`;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
+      io.stderr(
+        `error: lvsq run refused the override: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
+      throw new ExitWith(ExitCode.failure);
+    }
+    try {
+      previous = file.save(record);
+    } catch (saveError) {
+      io.stderr(
+        `error: lvsq run is not running (no ${socket}) and ${file.path} cannot be written: ` +
+          `${saveError instanceof Error ? saveError.message : String(saveError)}\n`,
+      );
+      throw new ExitWith(ExitCode.failure);
+    }
+    where = `lvsq run is not running: kept in ${file.path}, applied when it starts`;
+  }
+  io.stdout(
+    `${record.action} ${record.service} ${record.rs}: ${where}\n` +
+      `  author ${record.author} · reason ${record.reason ? JSON.stringify(record.reason) : "(none)"} · at ${iso(record.at)}\n` +
+      `  previous: ${previous ? `${previous.action} by ${previous.author} at ${iso(previous.at)}` : "none"}\n` +
+      `  ${consequence(record.action).replace("directors", "lvsq run")}; check with: lvsq explain --config ${options.config} ${record.service}\n`,
+  );
 }
 
 function consequence(action: AdminAction): string {

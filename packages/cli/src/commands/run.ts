@@ -1,9 +1,11 @@
 import { createMemoryBus } from "@lvsq/bus";
 import { createCheckRunner } from "@lvsq/checks";
 import { STANDALONE_DIRECTOR, STANDALONE_PROBE } from "@lvsq/config";
-import { DirectorAgent } from "@lvsq/director";
+import { AdminFile, adminFilePath, DirectorAgent } from "@lvsq/director";
+import { AdminRecord } from "@lvsq/protocol";
 import { ProbeAgent } from "@lvsq/probe";
-import { createDirectorMetrics, ExitCode, handleSignals } from "@lvsq/runtime";
+import type { AdminCommand } from "@lvsq/engine";
+import { createDirectorMetrics, ExitCode, handleSignals, type Logger } from "@lvsq/runtime";
 import type { Command } from "commander";
 import { agentLogger, loadConfigOrExit, openMetrics, runForever } from "../common.js";
 import { controlSocketPath, serveControl } from "../control-socket.js";
@@ -18,14 +20,16 @@ export function registerRun(program: Command, io: CliIo): void {
       "The whole job in one process: checks every real server, flips a server only after rise/fall results,\n" +
         "removes it (or sets weight 0 with onDown: quiesce), installs the fallback servers when none is up and\n" +
         "takes them out when one is back. Needs a config without `probes` (see docs/examples/seed.yaml).\n" +
-        "`lvsq explain` talks to it over the unix socket /run/lvsq/<cluster>.sock (LVSQ_CONTROL_SOCKET overrides).",
+        "`lvsq explain` and `lvsq admin` talk to it over the unix socket /run/lvsq/<cluster>.sock\n" +
+        "(LVSQ_CONTROL_SOCKET overrides). Admin overrides (drain/disable) are kept in\n" +
+        "/var/lib/lvsq/<cluster>.admin.json (LVSQ_STATE_DIR overrides the folder) and applied again at every start.",
     )
     .requiredOption("--config <file>", "fleet config (YAML) without probes/sites/directors")
     .option("--dry-run", "read the kernel table but only log the ipvsadm commands it would run")
     .option("--metrics <host:port>", "serve Prometheus metrics on http://HOST:PORT/metrics")
     .addHelpText(
       "after",
-      "\nExamples:\n  $ lvsq run --config /etc/lvsq/seed.yaml\n  $ lvsq run --config seed.yaml --dry-run --log-format pretty\n  $ lvsq explain --config seed.yaml web",
+      '\nExamples:\n  $ lvsq run --config /etc/lvsq/seed.yaml\n  $ lvsq run --config seed.yaml --dry-run --log-format pretty\n  $ lvsq explain --config seed.yaml web\n  $ lvsq admin drain web 192.168.1.103:80 --reason "kernel upgrade" --config seed.yaml',
     )
     .action(async (options: { config: string; dryRun?: boolean; metrics?: string }, command: Command) => {
       const config = await loadConfigOrExit(options.config, io);
@@ -49,6 +53,8 @@ export function registerRun(program: Command, io: CliIo): void {
         ipvsadm: config.director.ipvsadm,
         ...(metrics ? { metrics: createDirectorMetrics(metrics.registry) } : {}),
       });
+      const adminFile = new AdminFile(adminFilePath(config.cluster));
+      applyStoredOverrides(adminFile, director, logger);
       let checks = createCheckRunner();
       const probe = new ProbeAgent({
         config,
@@ -58,11 +64,23 @@ export function registerRun(program: Command, io: CliIo): void {
         logger,
       });
       const socketPath = controlSocketPath(config.cluster);
-      const control = await serveControl(socketPath, (service, rs) => {
-        const explanation = director.explain(service, rs);
-        if (!explanation) throw new Error(`unknown service or real server: ${service} ${rs ?? ""}`.trim());
-        return { director: STANDALONE_DIRECTOR, role: "standalone", at: Date.now(), explanation };
-      }).catch((error: unknown) => {
+      const control = await serveControl(
+        socketPath,
+        (service, rs) => {
+          const explanation = director.explain(service, rs);
+          if (!explanation) throw new Error(`unknown service or real server: ${service} ${rs ?? ""}`.trim());
+          return { director: STANDALONE_DIRECTOR, role: "standalone", at: Date.now(), explanation };
+        },
+        (body) => {
+          const record = AdminRecord.parse(body);
+          const result = director.admin(commandOf(record));
+          const rejected = result.events.find((event) => event.type === "admin-rejected");
+          if (rejected) throw new Error(`${record.service} ${record.rs}: ${rejected.why}`);
+          // Kept only once the engine took it: a rejected override must not come back at the next start.
+          const previous = adminFile.save(record);
+          return { previous: previous ?? null, file: adminFile.path };
+        },
+      ).catch((error: unknown) => {
         logger.warn(
           { err: error instanceof Error ? error.message : error, socket: socketPath },
           "cannot open the control socket; lvsq explain will not reach this process",
@@ -96,4 +114,39 @@ export function registerRun(program: Command, io: CliIo): void {
       });
       await runForever();
     });
+}
+
+function commandOf(record: AdminRecord): AdminCommand {
+  return {
+    service: record.service,
+    rs: record.rs,
+    action: record.action,
+    author: record.author,
+    reason: record.reason,
+    ...(record.deadline !== undefined ? { deadline: record.deadline } : {}),
+  };
+}
+
+/** Re-applies the overrides kept on this node, as a director does with the admin KV bucket at start. */
+function applyStoredOverrides(file: AdminFile, director: DirectorAgent, logger: Logger): void {
+  let stored: ReturnType<AdminFile["load"]>;
+  try {
+    stored = file.load();
+  } catch (error) {
+    logger.error(
+      { err: error instanceof Error ? error.message : error, file: file.path },
+      "cannot read the stored admin overrides; starting without them",
+    );
+    return;
+  }
+  if (stored.invalid.length > 0) {
+    logger.warn(
+      { file: file.path, keys: stored.invalid.slice(0, 10) },
+      "ignoring invalid stored admin records",
+    );
+  }
+  for (const record of stored.records) director.admin(commandOf(record));
+  if (stored.records.length > 0) {
+    logger.info({ file: file.path, overrides: stored.records.length }, "applied the stored admin overrides");
+  }
 }
