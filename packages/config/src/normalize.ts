@@ -189,6 +189,7 @@ export function normalizeConfig(
       services,
       director: {
         ipvsadm: raw.director.ipvsadm,
+        driver: raw.director.driver,
         reconcileIntervalMs: raw.director.reconcileInterval,
         leaseTtlMs: raw.director.leaseTtl,
       },
@@ -244,7 +245,13 @@ export type FleetConfig = {
   probes: { id: string; site: string }[];
   directors: { id: string; pair: string | undefined }[];
   services: Record<string, ServiceConfig>;
-  director: { ipvsadm: string; reconcileIntervalMs: number; leaseTtlMs: number };
+  director: {
+    ipvsadm: string;
+    /** undefined: netlink, falling back to ipvsadm (see @lvsq/ipvs openKernelDriver). */
+    driver: "netlink" | "ipvsadm" | undefined;
+    reconcileIntervalMs: number;
+    leaseTtlMs: number;
+  };
 };
 
 function endpointFamily(text: string): "inet" | "inet6" {

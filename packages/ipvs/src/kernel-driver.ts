@@ -21,6 +21,8 @@ export type KernelDriverOptions = {
   /** ipvsadm program (config `director.ipvsadm`, env LVSQ_IPVSADM). */
   ipvsadm: string;
   timeoutMs?: number;
+  /** Passed to the netlink driver (false: never run `modprobe ip_vs`, for --dry-run). */
+  modprobe?: string | false;
   /** For tests: how to open the netlink driver. */
   openNetlink?: () => Promise<NetlinkDriver>;
 };
@@ -40,7 +42,14 @@ export async function openKernelDriver(options: KernelDriverOptions): Promise<Ke
   });
   if (options.driver === "ipvsadm") return ipvsadm();
   try {
-    const netlink = await (options.openNetlink ?? (() => openNetlinkDriver({ timeoutMs })))();
+    const netlink = await (
+      options.openNetlink ??
+      (() =>
+        openNetlinkDriver({
+          timeoutMs,
+          ...(options.modprobe !== undefined ? { modprobe: options.modprobe } : {}),
+        }))
+    )();
     return {
       driver: netlink,
       name: "netlink",
