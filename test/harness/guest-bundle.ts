@@ -10,7 +10,10 @@ const nativeExternal: Plugin = {
   name: "native-external",
   setup(build) {
     const require = createRequire(import.meta.url);
-    build.onResolve({ filter: /^netlink$/ }, () => ({ path: require.resolve("netlink"), external: true }));
+    build.onResolve({ filter: /^netlink(\/.*)?$/ }, (args) => ({
+      path: require.resolve(args.path),
+      external: true,
+    }));
   },
 };
 

@@ -17,7 +17,7 @@ await build({
   platform: "node",
   format: "esm",
   target: "node20",
-  external: ["pino", "pino-pretty", "netlink"],
+  external: ["pino", "pino-pretty", "netlink", "netlink/*"],
   logLevel: "warning",
   // Some dependencies are CommonJS inside; give the ESM bundle a require for them.
   banner: {

@@ -94,8 +94,11 @@ export function registerDirector(program: Command, io: CliIo): void {
         const pair = config.directors.find((d) => d.id === options.id)?.pair;
         const logger = agentLogger(command, { director: options.id, ...(pair ? { pair } : {}) });
         const metrics = await openMetrics(options.metrics, logger, io);
-        const kernel = await kernelDriver(config.director, options.dryRun === true, logger, io);
-        const bus = await connectBus(config, `lvsq-director-${options.id}`, logger);
+        // The kernel driver opens while the bus connects: both are start-up latency.
+        const [kernel, bus] = await Promise.all([
+          kernelDriver(config.director, options.dryRun === true, logger, io),
+          connectBus(config, `lvsq-director-${options.id}`, logger),
+        ]);
         const agent = await DirectorAgent.start({
           config,
           directorId: options.id,
