@@ -29,10 +29,12 @@ const RECV_BUFFER_BYTES = 1 << 20;
 /** Opens an AF_NETLINK socket with the `netlink` package (its N-API binding ships prebuilt in the npm tarball). */
 export async function openRawTransport(): Promise<NetlinkTransport> {
   if (!hostIsLittleEndian()) throw new IpvsUnavailableError("the netlink driver needs a little-endian host");
-  let lib: typeof import("netlink");
+  // Only the raw socket layer: the package's index also loads ~550 kB of generated rtnetlink/nl80211
+  // tables (3 s of parsing in a QEMU/TCG guest), none of it used here.
+  let lib: typeof import("netlink/dist/raw.js");
   try {
-    const loaded = (await import("netlink")) as typeof import("netlink") & {
-      default?: typeof import("netlink");
+    const loaded = (await import("netlink/dist/raw.js")) as typeof import("netlink/dist/raw.js") & {
+      default?: typeof import("netlink/dist/raw.js");
     };
     lib = loaded.default ?? loaded;
   } catch (cause) {
