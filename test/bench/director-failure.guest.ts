@@ -1,7 +1,9 @@
 // bench/director.mjs, the part INSIDE the guest: failure → out of the kernel table and recovery → back,
-// over 25 backend failures, once with each kernel driver (netlink, then ipvsadm) in the same boot. 3 probe sites, a nats-server and a director in their namespaces (as in the
-// multi-site e2e test), 10 backends in two groups of 5: while one group dies (kills spread over one check
+// over 25 backend failures, once with each kernel driver (netlink, then ipvsadm) in the same boot. 3 probe
+// sites, a nats-server and a director in their namespaces (as in the multi-site e2e test), 10 backends in two groups of 5: while one group dies (kills spread over one check
 // interval, so the phase against the probes' rounds is sampled), the other comes back. Writes failure.json.
+// LVSQ_BENCH_DRIVERS picks the drivers ("netlink ipvsadm"); LVSQ_BENCH_DEBUG=1 runs the director at debug
+// level, whose last lines (and the probes') come with a failure.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type GuestProcess, lvsqInNetns, natsInGuest, startBackends } from "../harness/fleet-agents.js";
@@ -62,13 +64,23 @@ async function round(driver: string, backends: Awaited<ReturnType<typeof startBa
     config,
     "--id",
     "lvs-a",
+    ...(env.LVSQ_BENCH_DEBUG === "1" ? ["--log-level", "debug"] : []),
   ]);
   procs.push(director);
-  await poll(
-    "all 10 in",
-    () => (ENDPOINTS.every((e) => table.current()[e] === 1) ? true : undefined),
-    40_000,
-  );
+  try {
+    await poll(
+      "all 10 in",
+      () => (ENDPOINTS.every((e) => table.current()[e] === 1) ? true : undefined),
+      40_000,
+    );
+  } catch (error) {
+    throw new Error(
+      `${(error as Error).message}; table ${JSON.stringify(table.current())}; director (${driver}): ${director.lines.slice(-40).join("\n")}; probes: ${procs
+        .filter((p) => p.name.startsWith("probe"))
+        .map((p) => `${p.name} running ${p.running()}: ${p.lines.slice(-4).join("\n")}`)
+        .join("\n")}`,
+    );
+  }
   const groups = [ENDPOINTS.slice(0, 5), ENDPOINTS.slice(5)];
   let recovering: Promise<void> = Promise.resolve();
   for (let wave = 0; wave < WAVES; wave++) {

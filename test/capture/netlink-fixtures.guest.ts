@@ -16,7 +16,8 @@ const record = async <T>(body: () => Promise<T>): Promise<{ result: T; exchange:
   return { result, exchange: current };
 };
 
-const schedulers = (process.env.LVSQ_GUEST_SCHEDULERS ?? "").split(" ").filter(Boolean);
+const { env } = process;
+const schedulers = (env.LVSQ_GUEST_SCHEDULERS ?? "").split(" ").filter(Boolean);
 const opened = await record(() => openNetlinkDriver({ timeoutMs: 20_000, tap }));
 const driver = opened.result;
 const desired: IpvsTable = coverageTable(schedulers);

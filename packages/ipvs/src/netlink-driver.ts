@@ -19,6 +19,7 @@ import {
   IPVS_CMD,
   IPVS_GENL_NAME,
   IPVS_GENL_VERSION,
+  type IpvsServiceAttrs,
 } from "./nl-ipvs-attrs.js";
 import { opMessage, serverFromAttrs, serviceFromAttrs, serviceIdAttrs } from "./nl-ipvs-model.js";
 import { type Answer, GenlSocket, type NetlinkTransport, openRawTransport } from "./nl-socket.js";
@@ -111,7 +112,10 @@ function why(answer: Answer): string {
 
 function createDriver(socket: GenlSocket, info: NetlinkDriver["info"]): NetlinkDriver {
   const family = info.familyId;
-  const request = (op: IpvsOp) => ({ type: family, payload: encodeIpvs(opMessage(op)) });
+  const request = (op: IpvsOp, ids?: Map<string, IpvsServiceAttrs>) => ({
+    type: family,
+    payload: encodeIpvs(opMessage(op, ids)),
+  });
 
   async function dumpOrThrow(cmd: number, what: string, service?: VirtualServiceEntry) {
     const payload = encodeIpvs({
@@ -150,16 +154,17 @@ function createDriver(socket: GenlSocket, info: NetlinkDriver["info"]): NetlinkD
     if (ops.length === 0) return { applied: 0, durationMs: 0, warnings: [] };
     const failures: OpFailure[] = [];
     const warnings: string[] = [];
-    const sendable: { op: IpvsOp; index: number }[] = [];
-    ops.forEach((op, index) => {
+    const sendable: { op: IpvsOp; request: { type: number; payload: Buffer } }[] = [];
+    const ids = new Map<string, IpvsServiceAttrs>();
+    for (const op of ops) {
       try {
-        request(op); // an op the codec cannot express (a malformed address) is refused before sending
-        sendable.push({ op, index });
+        // An op the codec cannot express (a malformed address) is refused before anything is sent.
+        sendable.push({ op, request: request(op, ids) });
       } catch (error) {
         failures.push({ op, code: "EINVAL", message: `${opSubject(op)}: ${(error as Error).message}` });
       }
-    });
-    const answers = await socket.batch(sendable.map(({ op }) => request(op)));
+    }
+    const answers = await socket.batch(sendable.map((s) => s.request));
     const retries: { op: IpvsOp; retry: IpvsOp; errno: number }[] = [];
     let exact = true;
     sendable.forEach(({ op }, i) => {
