@@ -170,7 +170,10 @@ export class GenlSocket {
     }
   }
 
-  /** Sends what was queued in this tick, several messages per datagram (up to 16 kB each). */
+  /**
+   * Sends what was queued in this tick, several messages per datagram: at most 64 and 16 kB, because the
+   * kernel runs a datagram's requests inside the sendmsg that carries it, on this (the event loop's) thread.
+   */
   private flush(): void {
     this.flushQueued = false;
     const queued = this.outbox;
@@ -179,7 +182,10 @@ export class GenlSocket {
     while (at < queued.length) {
       const chunk: Outgoing[] = [];
       let bytes = 0;
-      while (at < queued.length && (chunk.length === 0 || bytes + queued[at]!.bytes.length <= 16_384)) {
+      while (
+        at < queued.length &&
+        (chunk.length === 0 || (chunk.length < 64 && bytes + queued[at]!.bytes.length <= 16_384))
+      ) {
         bytes += queued[at]!.bytes.length;
         chunk.push(queued[at++]!);
       }
