@@ -27,7 +27,8 @@ let r: Results;
 beforeAll(async () => {
   run = await runInGuest({
     nodeModule: new URL("./director-standalone.guest.ts", import.meta.url).pathname,
-    env: { LVSQ_REPO: repoRoot },
+    // The netlink driver, asked for by name: a director that cannot open it exits instead of falling back.
+    env: { LVSQ_REPO: repoRoot, LVSQ_IPVS_DRIVER: "netlink" },
     timeoutMs: 110_000,
   });
   r = resultJson<Results>(run, "results.json");
@@ -45,6 +46,23 @@ const events = () =>
   });
 
 describe("lvsq run (standalone) on a real kernel table: the shell loop's story", () => {
+  it("talks to the kernel over its netlink socket", () => {
+    const driver = r.log.flatMap((line) => {
+      try {
+        const parsed = JSON.parse(line) as Record<string, unknown>;
+        return parsed.msg === "ipvs driver" ? [parsed] : [];
+      } catch {
+        return [];
+      }
+    });
+    expect(driver).toEqual([
+      expect.objectContaining({
+        driver: "netlink",
+        detail: expect.stringMatching(/^IPVS 1\.2\.1 over generic netlink/),
+      }),
+    ]);
+  });
+
   it("puts both real servers in with their weights (1 and 3) and serves the VIP", () => {
     expect(r.bothIn).toEqual({ "127.0.0.2:8080": 1, "127.0.0.3:8080": 3 });
     expect(r.curl).toMatch(/^127\.0\.0\.[23]:8080/);

@@ -143,7 +143,7 @@ describe("lvsq admin and explain against real probes and a real director pair", 
     writeFileSync(ipvsadm, `#!/bin/sh\n[ "$1" = -S ] && echo '-A -t 192.0.2.11:80 -s wlc'\nexit 0\n`, {
       mode: 0o755,
     });
-    const extra = `  extra:\n    vip: 192.0.2.11:80\n    realServers: [{ address: ${fleet.a.address} }]\ndirector: { ipvsadm: ${ipvsadm} }\n`;
+    const extra = `  extra:\n    vip: 192.0.2.11:80\n    realServers: [{ address: ${fleet.a.address} }]\ndirector: { ipvsadm: ${ipvsadm}, driver: ipvsadm }\n`;
     const d3 = await startDirector(tempConfig(FLEET(fleet.nats.url, fleet.a, fleet.b, extra)), "d3");
     try {
       await waitFor("d3 follows d1", () => leaderSeenBy(d3) === "d1");

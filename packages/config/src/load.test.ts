@@ -73,6 +73,21 @@ describe("loadConfig: the examples", () => {
     expect(config.nats.servers).toEqual(["nats://127.0.0.1:1", "nats://127.0.0.2:2"]);
     expect(config.director.ipvsadm).toBe("/opt/ipvsadm");
   });
+
+  it("takes director.driver from the file, LVSQ_IPVS_DRIVER overriding it, and refuses any other driver", () => {
+    const yaml = (driver: string) =>
+      `cluster: c\ndirector: { driver: ${driver} }\nservices:\n  s: { vip: 192.0.2.1:80, realServers: [{ address: 198.51.100.1:80 }] }\n`;
+    expect(parseConfig(yaml("ipvsadm"), "d.yaml", { env: {} }).director.driver).toBe("ipvsadm");
+    expect(
+      parseConfig(yaml("ipvsadm"), "d.yaml", { env: { LVSQ_IPVS_DRIVER: "netlink" } }).director.driver,
+    ).toBe("netlink");
+    expect(() => parseConfig(yaml("ipvsadm"), "d.yaml", { env: { LVSQ_IPVS_DRIVER: "ioctl" } })).toThrow(
+      'd.yaml: director.driver: environment LVSQ_IPVS_DRIVER is "ioctl", expected netlink or ipvsadm',
+    );
+    expect(() => parseConfig(yaml("exec"), "d.yaml", { env: {} })).toThrow(
+      /d\.yaml:2: director\.driver: .*netlink.*ipvsadm/,
+    );
+  });
 });
 
 describe("loadConfig: bad input is refused with file, line, path and expectation", () => {

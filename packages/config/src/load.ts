@@ -3,11 +3,11 @@ import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Docume
 import type { z } from "zod";
 import { type ConfigIssue, ConfigError, formatPath } from "./errors.js";
 import { type FleetConfig, normalizeConfig } from "./normalize.js";
-import { FleetConfigInput } from "./schema.js";
+import { FleetConfigInput, IpvsDriverName } from "./schema.js";
 import { knownKeys, suggestKey } from "./suggest.js";
 
 export type LoadOptions = {
-  /** Environment for overrides (LVSQ_NATS_URL, LVSQ_IPVSADM); defaults to process.env. */
+  /** Environment for overrides (LVSQ_NATS_URL, LVSQ_IPVSADM, LVSQ_IPVS_DRIVER); defaults to process.env. */
   env?: Record<string, string | undefined>;
 };
 
@@ -65,7 +65,18 @@ export function parseConfig(
       { path: "", line: undefined, message: "the file is empty (only comments); expected a fleet config" },
     ]);
   }
-  const data = applyEnv(content, options.env ?? process.env);
+  const env = options.env ?? process.env;
+  const driver = env.LVSQ_IPVS_DRIVER;
+  if (driver && !IpvsDriverName.safeParse(driver).success) {
+    throw new ConfigError(file, [
+      {
+        path: "director.driver",
+        line: undefined,
+        message: `environment LVSQ_IPVS_DRIVER is "${driver}", expected netlink or ipvsadm`,
+      },
+    ]);
+  }
+  const data = applyEnv(content, env);
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
     throw new ConfigError(file, [
       { path: "", line: 1, message: "expected a mapping at the top (cluster:, services:, ...)" },
@@ -121,6 +132,9 @@ function applyEnv(data: unknown, env: Record<string, string | undefined>): unkno
   }
   if (env.LVSQ_IPVSADM) {
     out.director = { ...((out.director ?? {}) as Record<string, unknown>), ipvsadm: env.LVSQ_IPVSADM };
+  }
+  if (env.LVSQ_IPVS_DRIVER) {
+    out.director = { ...((out.director ?? {}) as Record<string, unknown>), driver: env.LVSQ_IPVS_DRIVER };
   }
   return out;
 }

@@ -212,6 +212,7 @@ export function normalizeConfig(
       services,
       director: {
         ipvsadm: raw.director.ipvsadm,
+        driver: raw.director.driver,
         reconcileIntervalMs: raw.director.reconcileInterval,
         leaseTtlMs: raw.director.leaseTtl,
         notify: { role: raw.director.notify.role, timeoutMs: raw.director.notify.timeout },
@@ -273,6 +274,8 @@ export type FleetConfig = {
   services: Record<string, ServiceConfig>;
   director: {
     ipvsadm: string;
+    /** undefined: netlink, falling back to ipvsadm (see @lvsq/ipvs openKernelDriver). */
+    driver: "netlink" | "ipvsadm" | undefined;
     reconcileIntervalMs: number;
     leaseTtlMs: number;
     notify: { role: string[] | undefined; timeoutMs: number };

@@ -11,6 +11,8 @@ import { CheckInput } from "./check.js";
 import { Duration } from "./duration.js";
 import { Threshold } from "./threshold.js";
 
+export const IpvsDriverName = z.enum(["netlink", "ipvsadm"]);
+
 /** Schedulers ipvsadm accepts (`-s`); the kernel needs the matching ip_vs_<name> module. */
 export const Scheduler = z.enum(KERNEL_SCHEDULERS);
 export const SchedFlag = z.enum(["sh-fallback", "sh-port", "mh-fallback", "mh-port"]);
@@ -132,6 +134,11 @@ export const FleetConfigInput = z.strictObject({
   director: z
     .strictObject({
       ipvsadm: z.string().min(1).default("ipvsadm"),
+      /**
+       * How the director talks to the kernel: `netlink` (one generic-netlink socket) or `ipvsadm` (one
+       * process per apply). Unset: netlink, falling back to ipvsadm where netlink cannot open.
+       */
+      driver: IpvsDriverName.optional(),
       reconcileInterval: Duration.default(10_000),
       /** Leader lease time of a director pair. */
       leaseTtl: Duration.default(3000),

@@ -1,4 +1,4 @@
-import { createMemoryDriver, type IpvsDriver } from "@lvsq/ipvs";
+import { createMemoryDriver, type IpvsDriver, IpvsNetlinkError } from "@lvsq/ipvs";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { type ApplyOutcome, ApplyLoop } from "./apply-loop.js";
@@ -99,5 +99,46 @@ describe("ApplyLoop when the kernel cannot be read", () => {
     broken = false;
     expect(await loop.reconcile()).toHaveLength(1); // the repair writes the newest wanted table
     expect((await memory.read()).services[0]!.realServers.map((r) => r.address)).toEqual(["198.51.100.2:80"]);
+  });
+});
+
+describe("ApplyLoop after a partly failed apply", () => {
+  it("takes the kernel's state from a driver that knows each op's fate (netlink), without re-reading", async () => {
+    const memory = createMemoryDriver();
+    let reads = 0;
+    const driver: IpvsDriver = {
+      read: () => {
+        reads++;
+        return memory.read();
+      },
+      // Every op takes but the add of 198.51.100.2, which the kernel refused on its own.
+      async apply(ops) {
+        const refused = ops.filter(
+          (op) => op.type === "add-server" && op.server.address === "198.51.100.2:80",
+        );
+        await memory.apply(ops.filter((op) => !refused.includes(op)));
+        const failures = refused.map((op) => ({ op, errno: 22, code: "EINVAL", message: "refused" }));
+        throw new IpvsNetlinkError(ops.length, failures, true, []);
+      },
+    };
+    const outcomes: ApplyOutcome[] = [];
+    const loop = new ApplyLoop(
+      driver,
+      () => new Set(["tcp 192.0.2.1:80"]),
+      pino({ level: "silent" }),
+      (o) => outcomes.push(o),
+    );
+    loop.submit({ services: [service(["198.51.100.1:80", "198.51.100.2:80"])] });
+    await loop.idle();
+    expect(outcomes.map((o) => o.error?.name)).toEqual(["IpvsNetlinkError"]);
+    expect(reads).toBe(1); // the first read only: no re-read after the failure
+    expect(loop.lastObserved).toEqual(await memory.read());
+    // The next desired table plans only what is missing: the refused add, again.
+    loop.submit({ services: [service(["198.51.100.1:80", "198.51.100.2:80", "198.51.100.3:80"])] });
+    await loop.idle();
+    expect(outcomes[1]?.ops.map((op) => op.type === "add-server" && op.server.address)).toEqual([
+      "198.51.100.2:80",
+      "198.51.100.3:80",
+    ]);
   });
 });

@@ -1,4 +1,11 @@
-import { type IpvsDriver, type IpvsOp, type IpvsadmError, plan } from "@lvsq/ipvs";
+import {
+  type IpvsDriver,
+  IpvsNetlinkError,
+  type IpvsOp,
+  type IpvsadmError,
+  plan,
+  tableAfterOps,
+} from "@lvsq/ipvs";
 import type { IpvsTable } from "@lvsq/protocol";
 import type { Logger } from "@lvsq/runtime";
 
@@ -13,8 +20,9 @@ export type ApplyOutcome = {
 /**
  * Turns desired tables into kernel writes with at most one `ipvsadm -R` batch in flight: while a batch runs,
  * newer desired tables only replace each other, and the next batch takes the newest (so 100k votes/s never
- * means 100k execs). It keeps the last table read from (or written to) the kernel as `observed`, and re-reads
- * the kernel after any failure so the next plan starts from the truth.
+ * means 100k execs). It keeps the last table read from (or written to) the kernel as `observed`. After a
+ * failure it re-reads the kernel so the next plan starts from the truth, unless the driver said exactly
+ * which ops took (netlink: one answer per op), in which case `observed` is that, without a read.
  */
 export class ApplyLoop {
   private observed: IpvsTable | undefined;
@@ -128,6 +136,10 @@ export class ApplyLoop {
     } catch (error) {
       const failure = error instanceof Error ? error : new Error(String(error));
       this.onOutcome({ ops, durationMs: this.now() - started, error: failure, drift });
+      if (failure instanceof IpvsNetlinkError && failure.exact && this.observed) {
+        this.observed = tableAfterOps(this.observed, ops, failure.notApplied);
+        return;
+      }
       try {
         await this.read();
       } catch (readError) {

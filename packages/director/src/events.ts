@@ -58,7 +58,7 @@ function describe(event: EngineEvent | DirectorEvent): string {
     case "drift-repaired":
       return `kernel table drifted; repaired with ${event.ops} op(s)`;
     case "apply-error":
-      return `ipvsadm apply failed (${event.ops} op(s)): ${event.message}`;
+      return `ipvs apply failed (${event.ops} op(s)): ${event.message}`;
     default:
       return event.type;
   }

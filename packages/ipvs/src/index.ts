@@ -7,7 +7,16 @@ export {
   KERNEL_SCHEDULERS,
   type KernelModelOptions,
   opsNotTaken,
+  tableAfterOps,
 } from "./kernel-model.js";
+export {
+  type KernelDriverChoice,
+  type KernelDriverName,
+  type KernelDriverOptions,
+  openKernelDriver,
+} from "./kernel-driver.js";
+export { type NetlinkDriver, type NetlinkDriverOptions, openNetlinkDriver } from "./netlink-driver.js";
+export { IpvsNetlinkError, IpvsUnavailableError, type OpFailure } from "./nl-errors.js";
 export { createMemoryDriver, type MemoryDriver } from "./memory-driver.js";
 export {
   normalizeServer,

@@ -96,3 +96,40 @@ function holds(op: IpvsOp, services: Map<string, VirtualServiceEntry>): boolean 
 export function cloneTable(table: IpvsTable): IpvsTable {
   return sortTable(structuredClone(table));
 }
+
+/**
+ * `table` after a batch in which every op took except `notApplied`: each op's postcondition written in
+ * (present with its settings after add/edit, absent after delete). For drivers that know each op's fate
+ * (netlink), so a partly failed apply needs no re-read to know the kernel's state.
+ */
+export function tableAfterOps(
+  table: IpvsTable,
+  ops: readonly IpvsOp[],
+  notApplied: readonly IpvsOp[],
+): IpvsTable {
+  const failed = new Set(notApplied);
+  const services = new Map(structuredClone(table).services.map((s) => [s.key, s]));
+  for (const op of ops) {
+    if (failed.has(op)) continue;
+    const service = services.get(op.service.key);
+    switch (op.type) {
+      case "add-service":
+      case "edit-service":
+        services.set(op.service.key, {
+          ...normalizeSettings(op.service),
+          realServers: service?.realServers ?? [],
+        });
+        break;
+      case "delete-service":
+        services.delete(op.service.key);
+        break;
+      default: {
+        if (service === undefined) break;
+        const address = opServerAddress(op);
+        service.realServers = service.realServers.filter((rs) => rs.address !== address);
+        if (op.type !== "delete-server") service.realServers.push(normalizeServer(op.server));
+      }
+    }
+  }
+  return sortTable({ services: [...services.values()] });
+}

@@ -3,6 +3,8 @@ export type LvsqErrorCode =
   | "config_invalid"
   | "usage"
   | "ipvsadm_failed"
+  | "ipvs_netlink_failed"
+  | "ipvs_unavailable"
   | "ipvs_parse"
   | "bus_unavailable"
   | "bus_timeout"

@@ -1,14 +1,44 @@
 import { loadConfig } from "@lvsq/config";
 import { createDryRunDriver, DirectorAgent } from "@lvsq/director";
-import { createIpvsadmDriver } from "@lvsq/ipvs";
-import { createDirectorMetrics, handleSignals, type Logger } from "@lvsq/runtime";
+import { type IpvsDriver, openKernelDriver } from "@lvsq/ipvs";
+import { createDirectorMetrics, ExitCode, handleSignals, type Logger } from "@lvsq/runtime";
 import type { Command } from "commander";
 import { agentLogger, connectBus, loadConfigOrExit, openMetrics, requireId, runForever } from "../common.js";
-import type { CliIo } from "../io.js";
+import { type CliIo, ExitWith } from "../io.js";
 
-export function kernelDriver(ipvsadm: string, dryRun: boolean, logger: Logger) {
-  const real = createIpvsadmDriver({ path: ipvsadm, timeoutMs: 10_000 });
-  return dryRun ? createDryRunDriver(real, logger, ipvsadm) : real;
+/**
+ * The kernel driver of `config.director.driver` (netlink unless set; see docs/ipvs.md), wrapped for
+ * --dry-run, which only reads (and so never loads ip_vs with modprobe). A driver asked for that cannot
+ * open is a start-up failure (exit 1), with the way back to ipvsadm in the message.
+ */
+export async function kernelDriver(
+  director: Awaited<ReturnType<typeof loadConfig>>["director"],
+  dryRun: boolean,
+  logger: Logger,
+  io: CliIo,
+): Promise<{ driver: IpvsDriver; close(): void }> {
+  const kernel = await openKernelDriver({
+    driver: director.driver,
+    ipvsadm: director.ipvsadm,
+    timeoutMs: 10_000,
+    ...(dryRun ? { modprobe: false as const } : {}),
+  }).catch((error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    logger.fatal({ err: message }, "cannot open the ipvs driver");
+    io.stderr(
+      `error: ${message}\n(director.driver: ipvsadm or LVSQ_IPVS_DRIVER=ipvsadm uses ipvsadm instead)\n`,
+    );
+    throw new ExitWith(ExitCode.failure);
+  });
+  if (kernel.fallbackReason !== undefined) {
+    logger.warn(
+      { driver: kernel.name, detail: kernel.fallbackReason },
+      "netlink driver unavailable, using ipvsadm (set director.driver to choose)",
+    );
+  }
+  logger.info({ driver: kernel.name, detail: kernel.detail }, "ipvs driver");
+  const driver = dryRun ? createDryRunDriver(kernel.driver, logger, director.ipvsadm) : kernel.driver;
+  return { driver, close: () => kernel.close() };
 }
 
 /** SIGHUP: reload through `apply`; a bad config is refused and the running one kept. */
@@ -36,7 +66,7 @@ export function registerDirector(program: Command, io: CliIo): void {
     .summary("run a director agent: votes from NATS → quorum → the local ipvs table")
     .description(
       "Collects the probes' votes, decides by quorum (fail-static when votes are stale or split) and applies\n" +
-        "add / remove / quiesce / fallback to this node's ipvs table with ipvsadm, one batch at a time.\n" +
+        "add / remove / quiesce / fallback to this node's ipvs table (over netlink, or with ipvsadm), one batch at a time.\n" +
         "It reads the kernel table first and treats it as current, repairs drift every reconcileInterval, and\n" +
         "never touches virtual services the config does not list. Cut off from NATS it keeps its table and\n" +
         "reports `isolated`. SIGHUP reloads the config; SIGTERM stops and leaves the table as it is.",
@@ -64,12 +94,16 @@ export function registerDirector(program: Command, io: CliIo): void {
         const pair = config.directors.find((d) => d.id === options.id)?.pair;
         const logger = agentLogger(command, { director: options.id, ...(pair ? { pair } : {}) });
         const metrics = await openMetrics(options.metrics, logger, io);
-        const bus = await connectBus(config, `lvsq-director-${options.id}`, logger);
+        // The kernel driver opens while the bus connects: both are start-up latency.
+        const [kernel, bus] = await Promise.all([
+          kernelDriver(config.director, options.dryRun === true, logger, io),
+          connectBus(config, `lvsq-director-${options.id}`, logger),
+        ]);
         const agent = await DirectorAgent.start({
           config,
           directorId: options.id,
           bus,
-          driver: kernelDriver(config.director.ipvsadm, options.dryRun === true, logger),
+          driver: kernel.driver,
           dryRun: options.dryRun === true,
           logger,
           ipvsadm: config.director.ipvsadm,
@@ -80,6 +114,7 @@ export function registerDirector(program: Command, io: CliIo): void {
           reload: reloader(options.config, logger, (next) => agent.reload(next)),
           stop: async () => {
             await agent.stop();
+            kernel.close();
             await bus.close();
             await metrics?.server.close();
           },

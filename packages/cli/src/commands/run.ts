@@ -41,12 +41,13 @@ export function registerRun(program: Command, io: CliIo): void {
       }
       const logger = agentLogger(command, { director: STANDALONE_DIRECTOR });
       const metrics = await openMetrics(options.metrics, logger, io);
+      const kernel = await kernelDriver(config.director, options.dryRun === true, logger, io);
       const bus = createMemoryBus({ name: "standalone" });
       const director = await DirectorAgent.start({
         config,
         directorId: STANDALONE_DIRECTOR,
         bus,
-        driver: kernelDriver(config.director.ipvsadm, options.dryRun === true, logger),
+        driver: kernel.driver,
         dryRun: options.dryRun === true,
         logger,
         standalone: true,
@@ -106,6 +107,7 @@ export function registerRun(program: Command, io: CliIo): void {
         stop: async () => {
           await probe.stop();
           await director.stop();
+          kernel.close();
           control?.close();
           await bus.close();
           await metrics?.server.close();
