@@ -141,7 +141,7 @@ async function measure(name, openKernelDriver, plan) {
       family: "inet",
       scheduler: "wrr",
       realServers: Array.from({ length: SERVERS / SPREAD }, (_, i) => ({
-        address: `10.200.${s}.${i + 1}:80`,
+        address: `10.200.${s}.${i + 1}:8080`, // dr: the VIP's port, as the kernel holds it
         forwarding: "dr",
         weight: 1,
       })),

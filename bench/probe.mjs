@@ -19,6 +19,7 @@ const config = parseConfig(
         `svc${s}`,
         {
           vip: `192.0.2.${s + 1}:80`,
+          forwarding: "nat", // local servers on one address, many ports
           realServers: Array.from({ length: PER_SERVICE }, (_, r) => ({
             address: `198.51.100.${(r % 250) + 1}:${1000 + s * 100 + r}`,
           })),

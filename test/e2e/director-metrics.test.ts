@@ -41,6 +41,8 @@ directors: [{ id: d1, pair: edge }, { id: d2, pair: edge }]
 services:
   web:
     vip: ${VIP}
+    # loopback backends share one address: NAT keeps their ports apart (dr would make them one)
+    forwarding: nat
     realServers: [{ address: ${a.address} }, { address: ${b.address}, weight: 2 }]
 `);
     probe = startLvsq(["probe", "--config", config, "--id", "p1", "--metrics", "127.0.0.1:0"]);

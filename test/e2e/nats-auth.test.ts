@@ -38,6 +38,8 @@ directors: [{ id: d1 }]
 services:
   web:
     vip: 192.0.2.10:80
+    # loopback backends share one address: NAT keeps their ports apart (dr would make them one)
+    forwarding: nat
     realServers: [{ address: ${backend.address} }]
 `;
     config = tempConfig(yaml);

@@ -55,6 +55,8 @@ director: { leaseTtl: 3s }
 services:
   web:
     vip: ${VIP}
+    # loopback backends share one address: NAT keeps their ports apart (dr would make them one)
+    forwarding: nat
     realServers: [{ address: ${a.address} }, { address: ${b.address} }]
 `);
     // The probe is given its site's leaf node only (LVSQ_NATS_URL overrides the config's servers).

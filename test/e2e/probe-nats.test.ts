@@ -25,6 +25,8 @@ probes: [{ id: p1, site: s1 }]
 services:
   web:
     vip: 192.0.2.10:80
+    # loopback backends share one address: NAT keeps their ports apart (dr would make them one)
+    forwarding: nat
     realServers: [{ address: ${a.address} }, { address: ${b.address} }]
 `);
   });

@@ -25,6 +25,8 @@ quorum: { startupGrace: 0s }
 services:
   web:
     vip: 192.0.2.10:80
+    # loopback backends share one address: NAT keeps their ports apart (dr would make them one)
+    forwarding: nat
     realServers: [${servers.map((s) => `{ address: ${s} }`).join(", ")}]
 `;
   const commands = () =>

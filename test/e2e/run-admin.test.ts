@@ -45,6 +45,8 @@ quorum: { startupGrace: 0s }
 services:
   web:
     vip: 192.0.2.10:80
+    # loopback backends share one address: NAT keeps their ports apart (dr would make them one)
+    forwarding: nat
     realServers: [{ address: ${a.address} }, { address: ${b.address}, weight: 3 }]
 `);
   });
@@ -83,7 +85,7 @@ services:
     agent = startLvsq(["run", "--config", file, "--dry-run"], env);
     await waitFor(
       "b in at weight 0 (drained)",
-      () => commands().some((c) => c.includes(`-a -t 192.0.2.10:80 -r ${b.address} -g -w 0`)),
+      () => commands().some((c) => c.includes(`-a -t 192.0.2.10:80 -r ${b.address} -m -w 0`)),
       15_000,
     );
     expect(

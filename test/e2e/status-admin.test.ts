@@ -31,7 +31,7 @@ describe("lvsq admin and explain against real probes and a real director pair", 
   });
 
   it("admin drain is applied by the real directors, shows in status and explain, and survives restarts", async () => {
-    const drainA = new RegExp(`^ipvsadm -(a|e) -t ${VIP} ${rsArg(fleet.a.address)} -g -w 0$`);
+    const drainA = new RegExp(`^ipvsadm -(a|e) -t ${VIP} ${rsArg(fleet.a.address)} -m -w 0$`);
     const marks = new Map(["d1", "d2"].map((id) => [id, dryRunCommands(d(id)).length]));
     const run = startLvsq(
       [
@@ -110,7 +110,7 @@ describe("lvsq admin and explain against real probes and a real director pair", 
     for (const id of ["d1", "d2"])
       await waitForCommand(
         d(id),
-        new RegExp(`^ipvsadm -e -t ${VIP} ${rsArg(fleet.a.address)} -g -w 1$`),
+        new RegExp(`^ipvsadm -e -t ${VIP} ${rsArg(fleet.a.address)} -m -w 1$`),
         back.get(id),
       );
     expect((await explainRs(fleet.config, "d2", "web", fleet.a.address)).rs).toMatchObject({
@@ -143,7 +143,7 @@ describe("lvsq admin and explain against real probes and a real director pair", 
     writeFileSync(ipvsadm, `#!/bin/sh\n[ "$1" = -S ] && echo '-A -t 192.0.2.11:80 -s wlc'\nexit 0\n`, {
       mode: 0o755,
     });
-    const extra = `  extra:\n    vip: 192.0.2.11:80\n    realServers: [{ address: ${fleet.a.address} }]\ndirector: { ipvsadm: ${ipvsadm}, driver: ipvsadm }\n`;
+    const extra = `  extra:\n    vip: 192.0.2.11:80\n    forwarding: nat\n    realServers: [{ address: ${fleet.a.address} }]\ndirector: { ipvsadm: ${ipvsadm}, driver: ipvsadm }\n`;
     const d3 = await startDirector(tempConfig(FLEET(fleet.nats.url, fleet.a, fleet.b, extra)), "d3");
     try {
       await waitFor("d3 follows d1", () => leaderSeenBy(d3) === "d1");

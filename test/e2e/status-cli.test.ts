@@ -139,7 +139,7 @@ describe("lvsq status against real probes and a real director pair", () => {
       fleet.a.setStatus(200);
       await waitForCommand(
         d("d1"),
-        new RegExp(`^ipvsadm -a -t ${VIP} ${rsArg(fleet.a.address)} -g -w 1$`),
+        new RegExp(`^ipvsadm -a -t ${VIP} ${rsArg(fleet.a.address)} -m -w 1$`),
         from,
       );
     } finally {

@@ -32,6 +32,8 @@ directors: [{ id: d1, pair: edge }, { id: d2, pair: edge }${extra ? ", { id: d3,
 services:
   web:
     vip: ${VIP}
+    # loopback backends share one address: NAT keeps their ports apart (dr would make them one)
+    forwarding: nat
     realServers: [{ address: ${a.address}, weight: 1 }, { address: ${b.address}, weight: 3 }]
 ${extra}`;
 

@@ -48,6 +48,8 @@ directors: [{ id: d1, pair: edge }, { id: d2, pair: edge }]
 services:
   web:
     vip: ${VIP}
+    # loopback backends share one address: NAT keeps their ports apart (dr would make them one)
+    forwarding: nat
     realServers: [${backends.map((b) => `{ address: ${b.address} }`).join(", ")}]
 `);
     probe = startLvsq(["probe", "--config", config, "--id", "p1"]);

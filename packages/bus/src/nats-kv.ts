@@ -1,5 +1,5 @@
 import { JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { type KV, Kvm } from "@nats-io/kv";
+import { type KV, type KvWatchEntry, Kvm } from "@nats-io/kv";
 import { LvsqError } from "@lvsq/protocol";
 import { type NatsConnection, nanos, TimeoutError } from "@nats-io/transport-node";
 import type { Logger } from "pino";
@@ -187,23 +187,37 @@ class NatsWatcher implements KvWatcher {
     this.iterator?.stop();
     this.iterator = iterator;
     void (async () => {
-      for await (const entry of iterator) {
-        if (this.stopped || entry.revision <= this.lastRevision) continue;
-        // Initial state: values only, as the memory bus does; afterwards every operation.
-        if (resumeFrom === 0 && !entry.isUpdate && entry.operation !== "PUT") continue;
-        this.lastRevision = entry.revision;
-        const change: KvChange = { key: entry.key, revision: entry.revision, operation: entry.operation };
-        if (entry.operation === "PUT") change.value = decodeJson(entry.string());
-        try {
-          this.handler(change);
-        } catch (error) {
-          this.host.logger.error(
-            { bucket: this.owner.bucket, err: errorText(error) },
-            "bus: kv watch handler failed",
-          );
-        }
+      try {
+        await this.consume(iterator, resumeFrom);
+      } catch (error) {
+        this.host.logger.warn({ bucket: this.owner.bucket, err: errorText(error) }, "bus: kv watch failed");
       }
+      // The watch ended by itself (its consumer died with a JetStream node, missed heartbeats, a stream
+      // reset): without a reconnect nothing would restart it, and its owner would wait forever.
+      if (this.stopped || this.iterator !== iterator) return;
+      this.host.logger.warn({ bucket: this.owner.bucket }, "bus: kv watch ended; re-creating it");
+      await new Promise((resolve) => setTimeout(resolve, WATCH_RETRY_MS));
+      if (!this.stopped && this.iterator === iterator) await this.resume();
     })();
+  }
+
+  private async consume(iterator: AsyncIterable<KvWatchEntry>, resumeFrom: number): Promise<void> {
+    for await (const entry of iterator) {
+      if (this.stopped || entry.revision <= this.lastRevision) continue;
+      // Initial state: values only, as the memory bus does; afterwards every operation.
+      if (resumeFrom === 0 && !entry.isUpdate && entry.operation !== "PUT") continue;
+      this.lastRevision = entry.revision;
+      const change: KvChange = { key: entry.key, revision: entry.revision, operation: entry.operation };
+      if (entry.operation === "PUT") change.value = decodeJson(entry.string());
+      try {
+        this.handler(change);
+      } catch (error) {
+        this.host.logger.error(
+          { bucket: this.owner.bucket, err: errorText(error) },
+          "bus: kv watch handler failed",
+        );
+      }
+    }
   }
 
   stop(): void {
@@ -214,15 +228,21 @@ class NatsWatcher implements KvWatcher {
 
   /** Retries until it works, the watcher stops, or the bus disconnects again (the next reconnect retries). */
   private async resume(): Promise<void> {
+    let failures = 0;
     while (!this.stopped && this.host.connection()) {
       try {
         await this.owner.guard("watch", (kv) => this.start(kv, false));
+        if (failures > 0) {
+          this.host.logger.info({ bucket: this.owner.bucket, failures }, "bus: kv watch resumed");
+        }
         return;
       } catch (error) {
-        this.host.logger.warn(
-          { bucket: this.owner.bucket, err: errorText(error) },
-          "bus: kv watch resume failed, retrying",
-        );
+        // Once per outage: it retries every second until it works.
+        if (failures++ === 0)
+          this.host.logger.warn(
+            { bucket: this.owner.bucket, err: errorText(error) },
+            "bus: kv watch resume failed, retrying",
+          );
         await new Promise((resolve) => setTimeout(resolve, WATCH_RETRY_MS));
       }
     }

@@ -204,3 +204,34 @@ describe("parseConfig: real servers without a port", () => {
     expect(config.services.w!.fallback[0]!.address).toBe("127.0.0.1:8443");
   });
 });
+
+describe("parseConfig: dr and tunnel real servers take the VIP's port", () => {
+  const load = (text: string) => parseConfig(text, "p.yaml", { env: {} });
+
+  it("holds a dr/tunnel server under the VIP's port, as ipvsadm and keepalived do, and checks it on its own", () => {
+    const config = load(
+      "cluster: c\nservices:\n  w:\n    vip: 192.0.2.1:80\n    realServers:\n      - { address: 198.51.100.1:8080 }\n      - { address: 198.51.100.2:8080, forwarding: tunnel }\n      - { address: 198.51.100.3:8080, forwarding: nat }\n      - { address: 198.51.100.4:80 }\n  m:\n    fwmark: 7\n    realServers: [{ address: 198.51.100.5:8443 }]\n",
+    );
+    expect(config.services.w!.realServers.map((rs) => [rs.address, rs.checkAddress])).toEqual([
+      ["198.51.100.1:80", "198.51.100.1:8080"],
+      ["198.51.100.2:80", "198.51.100.2:8080"],
+      ["198.51.100.3:8080", undefined], // nat rewrites the port: the kernel keeps the written one
+      ["198.51.100.4:80", undefined],
+    ]);
+    // A fwmark service has no port: a dr server is the kernel's ip:0, checked on the port it was written with.
+    expect(config.services.m!.realServers[0]).toMatchObject({
+      address: "198.51.100.5:0",
+      checkAddress: "198.51.100.5:8443",
+    });
+  });
+
+  it("refuses two dr servers that the kernel would hold as one, saying why", () => {
+    expect(() =>
+      load(
+        "cluster: c\nservices:\n  w:\n    vip: 192.0.2.1:80\n    realServers: [{ address: 127.0.0.1:8081 }, { address: 127.0.0.1:8082 }]\n",
+      ),
+    ).toThrow(
+      /services\.w\.realServers\[1\]\.address: real server 127\.0\.0\.1:8082 is the kernel's 127\.0\.0\.1:80 \(with forwarding dr a packet keeps the VIP's port\).*forwarding: nat/,
+    );
+  });
+});

@@ -89,9 +89,13 @@ export function normalizeConfig(
     const fallback = ports.fallback;
     const addresses = realServers.map((rs) => rs.address);
     for (const i of duplicates(addresses)) {
+      const written = service.realServers[i]!.address;
       problems.push({
         path: at("realServers", i, "address"),
-        message: `real server ${addresses[i]} is listed twice`,
+        message:
+          written === addresses[i]
+            ? `real server ${addresses[i]} is listed twice`
+            : `real server ${written} is the kernel's ${addresses[i]} (with forwarding ${realServers[i]!.forwarding ?? service.forwarding} a packet keeps the VIP's port), which another real server of this service already is: list the server once, or use forwarding: nat to reach several ports of one host`,
       });
     }
     fallback.forEach((fb, i) => {
@@ -123,7 +127,7 @@ export function normalizeConfig(
       for (const p of resolved.problems) problems.push({ path: at("check", p.field), message: p.message });
     }
     if ("check" in resolved && resolved.check.port === undefined && resolved.check.type !== "icmp") {
-      const portless = realServers.findIndex((rs) => rs.address.endsWith(":0"));
+      const portless = realServers.findIndex((rs) => rs.address.endsWith(":0") && !rs.checkAddress);
       if (portless >= 0) {
         problems.push({
           path: at("check", "port"),
@@ -159,8 +163,9 @@ export function normalizeConfig(
       });
     }
     if ("check" in resolved) {
-      const toRs = (rs: (typeof service.realServers)[number]): RealServerConfig => ({
+      const toRs = (rs: PortedServer): RealServerConfig => ({
         address: rs.address,
+        checkAddress: rs.checkAddress,
         weight: rs.weight,
         forwarding: rs.forwarding ?? service.forwarding,
         upperThreshold: rs.upperThreshold,
@@ -222,7 +227,10 @@ export function normalizeConfig(
 }
 
 export type RealServerConfig = {
+  /** The kernel's view: `ip:port` as `ipvsadm -L -n` lists it (dr/tunnel: the VIP's port). */
   address: string;
+  /** Where checks connect when that differs from `address` (a dr/tunnel server written with its own port). */
+  checkAddress: string | undefined;
   weight: number;
   forwarding: Forwarding;
   upperThreshold: number | undefined;
@@ -283,23 +291,34 @@ export type FleetConfig = {
 };
 
 type RealServerParsed = FleetConfigParsed["services"][string]["realServers"][number];
+type PortedServer = RealServerParsed & { checkAddress?: string };
 
 /**
- * Gives every real server and fallback server a port the kernel can take: one written without a port gets
- * the VIP's (as `ipvsadm -a -t VIP:80 -r RS` does) or, in a fwmark service, port 0 (the packet's own). Port 0
+ * Gives every real server and fallback server the port the kernel holds it under: one written without a
+ * port gets the VIP's (as `ipvsadm -a -t VIP:80 -r RS` does) or, in a fwmark service, port 0 (the packet's
+ * own). With dr or tunnel forwarding the packet keeps its destination port, so ipvsadm and keepalived store
+ * the VIP's port whatever port was written (a director that wanted the written one would "repair" that
+ * forever): the kernel's address is used, and the written one kept for the checks (`checkAddress`). Port 0
  * written on a vip service is an error: such a service has one port.
  */
 function resolvePorts(
   service: FleetConfigParsed["services"][string],
   at: (...rest: (string | number)[]) => (string | number)[],
-): { realServers: RealServerParsed[]; fallback: RealServerParsed[]; problems: ConfigProblem[] } {
+): { realServers: PortedServer[]; fallback: PortedServer[]; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = [];
   const vip = service.vip === undefined ? undefined : parseEndpoint(service.vip);
   const vipPort = vip === undefined || "error" in vip ? undefined : vip.port;
   const resolve = (list: "realServers" | "fallback") =>
-    service[list].map((rs, i) => {
+    service[list].map((rs, i): PortedServer => {
       const portless = !/:\d+$/.test(rs.address);
       if (portless) return { ...rs, address: `${rs.address}:${vipPort ?? 0}` };
+      const forwarding = rs.forwarding ?? service.forwarding;
+      const kernelPort = vipPort ?? 0;
+      const port = Number(/:(\d+)$/.exec(rs.address)?.[1]);
+      if (forwarding !== "nat" && port !== kernelPort && port !== 0) {
+        const host = rs.address.slice(0, rs.address.lastIndexOf(":"));
+        return { ...rs, address: `${host}:${kernelPort}`, checkAddress: rs.address };
+      }
       if (vipPort !== undefined && rs.address.endsWith(":0")) {
         problems.push({
           path: at(list, i, "address"),

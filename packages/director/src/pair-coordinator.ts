@@ -17,6 +17,8 @@ export type PairOptions = {
   now: () => number;
   /** Lease round period; "manual" = the caller drives `poll()` (simulations). Default ttl/6, 50-1000 ms. */
   pollMs?: number | "manual";
+  /** A follower re-reads every record of the pair this often, whatever its watch says. Default: the lease time (at least 1 s). */
+  refreshMs?: number;
 };
 
 /**
@@ -39,6 +41,8 @@ export class PairCoordinator {
   private recovered = false;
   private readThisRound = false;
   private polling: Promise<void> | undefined;
+  private refreshing: Promise<void> | undefined;
+  private lastRefreshAt = Number.NEGATIVE_INFINITY;
   private stopped = false;
   private timer: { stop(): void } | undefined;
   private readonly store: PairStore;
@@ -170,6 +174,45 @@ export class PairCoordinator {
     }
     if (result.acquired) await this.becomeLeader(result.epoch);
     else await this.becomeFollower(result.holder, result.epoch);
+    if (this.currentRole === "follower") await this.refreshIfDue();
+  }
+
+  /**
+   * A follower's only feed is its KV watch, and a watch can die without a word (its ordered consumer lived
+   * on a JetStream node that went away, and the client notices only after missed heartbeats, if at all). So
+   * a follower also re-reads every record of its pair every `refreshMs`: it converges within that time of
+   * any leader write, watch or no watch. Off the lease round (a stalled read must not stall the lease),
+   * except in simulations, which drive every step themselves.
+   */
+  private async refreshIfDue(): Promise<void> {
+    const { now, ttlMs, refreshMs, pollMs } = this.options;
+    if (now() - this.lastRefreshAt < (refreshMs ?? Math.max(1000, ttlMs))) return;
+    this.lastRefreshAt = now();
+    this.refreshing ??= this.refresh().finally(() => (this.refreshing = undefined));
+    if (pollMs === "manual") await this.refreshing;
+  }
+
+  private async refresh(): Promise<void> {
+    let fresh = 0;
+    try {
+      for (const entry of await this.store.records()) {
+        this.publisher?.noteRevision(entry.key, entry.revision);
+        if (typeof this.records.accept(entry.value, entry.revision, this.options.host.config()) !== "string")
+          fresh++;
+      }
+    } catch (error) {
+      this.options.logger.debug(
+        { err: message(error) },
+        "pair: periodic re-read of the desired records failed",
+      );
+      return;
+    }
+    if (fresh === 0 || this.currentRole !== "follower" || !this.recovered || this.stopped) return;
+    this.options.logger.warn(
+      { op: "refresh", records: fresh, epoch: this.records.maxEpoch },
+      "pair: the periodic re-read found records the watch did not deliver; applying them",
+    );
+    this.applyRecords();
   }
 
   /** Reads every record of the pair, and the lease's term; on the first call the host adopts them. */

@@ -166,7 +166,8 @@ describe("the desired table", () => {
     });
     const sim = new Sim(config);
     sim.at(1000).all(up2);
-    sim.all({ [RS3]: "up" }, "mark");
+    // A tunnelled packet keeps its port: the kernel holds the server as 10.0.0.3:0 in a fwmark service.
+    sim.all({ "10.0.0.3:0": "up" }, "mark");
     expect(desiredEntry(sim.state, "mark")).toEqual({
       key: "fwmark 7",
       protocol: "tcp",
@@ -174,7 +175,7 @@ describe("the desired table", () => {
       family: "inet",
       scheduler: "sh",
       schedFlags: ["sh-port"],
-      realServers: [{ address: RS3, forwarding: "tunnel", weight: 2, upperThreshold: 100 }],
+      realServers: [{ address: "10.0.0.3:0", forwarding: "tunnel", weight: 2, upperThreshold: 100 }],
     });
     expect(desiredEntry(sim.state, "web")).toMatchObject({
       key: "tcp 192.0.2.10:80",

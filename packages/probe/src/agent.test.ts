@@ -97,6 +97,24 @@ describe("ProbeAgent", () => {
     expect(bus.published.some((p) => p.subject === "lvsq.t.status.probe.p1")).toBe(true);
   });
 
+  it("checks a dr server written with its own port on that port, and votes for it under the kernel's address", async () => {
+    const dr = parseConfig(
+      "cluster: t\nsites: [a]\nprobes: [{ id: p1, site: a }]\ndefaults: { check: { type: tcp, interval: 100ms, timeout: 50ms, rise: 1, fall: 1 } }\nservices:\n  web:\n    vip: 192.0.2.1:80\n    realServers: [{ address: 127.0.0.7:8080 }]\n",
+      "dr.yaml",
+      { env: {} },
+    );
+    const checked: string[] = [];
+    const bus = new FakeBus();
+    const recording: CheckRunner = async (_check, target) => {
+      checked.push(target.address);
+      return { verdict: "up", latencyMs: 1, reason: "connected" };
+    };
+    agents.push(new ProbeAgent({ config: dr, probeId: "p1", bus, runCheck: recording, logger: silent }));
+    const batch = await until("an up vote", () => bus.batches().find((b) => b.votes[0]?.state === "up"));
+    expect(batch.votes[0]!.rs).toBe("127.0.0.7:80");
+    expect(new Set(checked)).toEqual(new Set(["127.0.0.7:8080"]));
+  });
+
   it("publishes a flip at once, before the next round, after `fall` failures", async () => {
     health.set("127.0.0.2:80", "up").set("127.0.0.3:80", "up");
     const bus = new FakeBus();

@@ -20,7 +20,16 @@ export type ProbeOptions = {
   metrics?: Pick<ProbeMetrics, "recordCheck" | "voteFlips">;
 };
 
-type Target = { service: string; rs: string; weight: number; checkKey: string; state: RiseFallState };
+type Target = {
+  service: string;
+  /** The real server as votes name it (the kernel's address). */
+  rs: string;
+  /** Where its checks connect (differs for a dr/tunnel server written with its own port). */
+  checkAddress: string;
+  weight: number;
+  checkKey: string;
+  state: RiseFallState;
+};
 
 export type ProbeStats = {
   checksTotal: number;
@@ -138,6 +147,7 @@ export class ProbeAgent {
         const target: Target = {
           service: service.id,
           rs: rs.address,
+          checkAddress: rs.checkAddress ?? rs.address,
           weight: rs.weight,
           checkKey,
           state: previous && previous.checkKey === checkKey ? previous.state : initialRiseFall(this.now()),
@@ -168,7 +178,7 @@ export class ProbeAgent {
       .run(() =>
         this.options.runCheck(
           service.check,
-          { address: target.rs, service: service.id, weight: target.weight },
+          { address: target.checkAddress, service: service.id, weight: target.weight },
           { signal: this.abort.signal },
         ),
       )

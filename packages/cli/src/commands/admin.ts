@@ -45,8 +45,12 @@ export function registerAdmin(program: Command, io: CliIo): void {
           const known = Object.keys(config.services).join(", ") || "(none)";
           return usage(io, `service "${serviceId}" is not in the config; expected one of: ${known}`);
         }
-        const rs = canonicalRealServer(rsText);
-        if (!rs || !service.realServers.some((r) => r.address === rs)) {
+        // A dr/tunnel server written with its own port is also found by that port (its checks' address).
+        const written = canonicalRealServer(rsText);
+        const rs = service.realServers.find(
+          (r) => r.address === written || r.checkAddress === written,
+        )?.address;
+        if (!rs) {
           const known = service.realServers.map((r) => r.address).join(", ");
           return usage(
             io,
