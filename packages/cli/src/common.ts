@@ -1,5 +1,6 @@
 import { type Bus, connectNatsBus } from "@lvsq/bus";
-import { ConfigError, type FleetConfig, loadConfig } from "@lvsq/config";
+import { ConfigError, type FleetConfig, loadConfig, natsCredentials } from "@lvsq/config";
+import { LvsqError } from "@lvsq/protocol";
 import {
   createLogger,
   createMetricsRegistry,
@@ -46,14 +47,45 @@ export function requireId(kind: string, id: string, ids: string[], io: CliIo): v
   throw new ExitWith(ExitCode.usage);
 }
 
-export async function connectBus(config: FleetConfig, name: string, logger: Logger): Promise<Bus> {
-  return connectNatsBus({
-    servers: config.nats.servers,
-    name,
-    logger,
-    ...(config.nats.creds ? { creds: config.nats.creds } : {}),
-    ...(config.nats.tls ? { tls: config.nats.tls } : {}),
-  });
+export type ConnectOptions = {
+  /** Who connects: an agent id, or OPERATOR_USER / VIEWER_USER; picks the creds file and fills `{id}`. */
+  identity: string;
+  /** `--creds FILE` of an operator command: this file instead of the config's. */
+  creds?: string | undefined;
+  firstConnectWaitMs?: number;
+};
+
+/**
+ * Connects with the identity's own credentials and the config's TLS files (natsCredentials). A file that
+ * cannot be read or is not a credentials file is a config problem: its message, then exit 78 (the units do
+ * not restart-loop on it).
+ */
+export async function connectBus(
+  config: FleetConfig,
+  name: string,
+  logger: Logger,
+  io: CliIo,
+  options: ConnectOptions,
+): Promise<Bus> {
+  const found = natsCredentials(config, options.identity);
+  const creds = options.creds ?? found.creds;
+  const label = options.creds !== undefined ? `--creds ${options.creds}` : `${found.credsField} (${creds})`;
+  try {
+    return await connectNatsBus({
+      servers: config.nats.servers,
+      name,
+      logger,
+      ...(creds !== undefined ? { creds, credsLabel: label } : {}),
+      ...(found.tls ? { tls: found.tls } : {}),
+      ...(options.firstConnectWaitMs !== undefined ? { firstConnectWaitMs: options.firstConnectWaitMs } : {}),
+    });
+  } catch (error) {
+    if (error instanceof LvsqError && error.code === "config_invalid") {
+      io.stderr(`error: ${error.message}\n`);
+      throw new ExitWith(ExitCode.config);
+    }
+    throw error;
+  }
 }
 
 /** Resolves when the process is told to stop (the signal handlers exit the process themselves). */

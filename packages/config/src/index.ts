@@ -19,3 +19,4 @@ export {
 } from "./normalize.js";
 export { FleetConfigInput } from "./schema.js";
 export { Threshold, thresholdCount } from "./threshold.js";
+export { type NatsCredentials, natsCredentials, OPERATOR_USER, VIEWER_USER } from "./credentials.js";

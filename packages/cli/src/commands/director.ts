@@ -64,7 +64,9 @@ export function registerDirector(program: Command, io: CliIo): void {
         const pair = config.directors.find((d) => d.id === options.id)?.pair;
         const logger = agentLogger(command, { director: options.id, ...(pair ? { pair } : {}) });
         const metrics = await openMetrics(options.metrics, logger, io);
-        const bus = await connectBus(config, `lvsq-director-${options.id}`, logger);
+        const bus = await connectBus(config, `lvsq-director-${options.id}`, logger, io, {
+          identity: options.id,
+        });
         const agent = await DirectorAgent.start({
           config,
           directorId: options.id,

@@ -39,7 +39,9 @@ export function registerProbe(program: Command, io: CliIo): void {
         const site = config.probes.find((p) => p.id === options.id)!.site;
         const logger = agentLogger(command, { probe: options.id, site });
         const metrics = await openMetrics(options.metrics, logger, io);
-        const bus = await connectBus(config, `lvsq-probe-${options.id}`, logger);
+        const bus = await connectBus(config, `lvsq-probe-${options.id}`, logger, io, {
+          identity: options.id,
+        });
         // One check runner per loaded config: it caches CA files and compiled regexes; a reload re-reads them.
         let checks = createCheckRunner();
         const agent = new ProbeAgent({

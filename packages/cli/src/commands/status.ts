@@ -1,5 +1,5 @@
 import type { Bus } from "@lvsq/bus";
-import { type FleetConfig, parseDuration } from "@lvsq/config";
+import { type FleetConfig, parseDuration, VIEWER_USER } from "@lvsq/config";
 import { createLogger, ExitCode, handleSignals, type Logger, parseHostPort } from "@lvsq/runtime";
 import { FleetModel, renderTable, serveStatusPage, watchFleet } from "@lvsq/status";
 import type { Command } from "commander";
@@ -13,6 +13,7 @@ type StatusOptions = {
   web?: string;
   wait: string;
   history: number;
+  creds?: string;
 };
 
 /** ANSI: cursor home + clear screen. Every --watch frame starts with it (also when piped, as a separator). */
@@ -38,6 +39,7 @@ export function registerStatus(program: Command, io: CliIo): void {
     .option("--web <host:port>", "serve a live web page (server-sent events) on HOST:PORT until interrupted")
     .option("--wait <duration>", "how long a one-shot status collects before printing", "3s")
     .option("--history <n>", "transitions kept", (v) => Number.parseInt(v, 10), 200)
+    .option("--creds <file>", `NATS credentials file (default: the config's, for user ${VIEWER_USER})`)
     .addHelpText(
       "after",
       "\nExamples:\n  $ lvsq status --config /etc/lvsq/fleet.yaml\n  $ lvsq status --config fleet.yaml --json | jq '.services[].realServers[] | {address, state}'\n" +
@@ -55,7 +57,10 @@ export function registerStatus(program: Command, io: CliIo): void {
       }
       const config = await loadConfigOrExit(options.config, io);
       const logger = statusLogger(command);
-      const bus = await connectBus(config, "lvsq-status", logger);
+      const bus = await connectBus(config, "lvsq-status", logger, io, {
+        identity: VIEWER_USER,
+        creds: options.creds,
+      });
       const model = new FleetModel(config, { historyLimit: options.history });
       const watch = watchFleet(bus, model, logger, { cluster: config.cluster });
       if (!options.watch && options.web === undefined) {
