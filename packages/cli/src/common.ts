@@ -5,6 +5,7 @@ import {
   createLogger,
   createMetricsRegistry,
   ExitCode,
+  HttpAuth,
   type Logger,
   type LogFormat,
   type LogLevel,
@@ -93,13 +94,44 @@ export function runForever(): Promise<never> {
   return new Promise(() => {});
 }
 
-/** `--metrics HOST:PORT`: a bad address is a usage error (2); a port that cannot be bound is a failure (1). */
+/** The help line of `--metrics-auth` / `--web-auth`. */
+export const AUTH_FILE_HELP =
+  "only answer requests with a credential from FILE: `bearer TOKEN` or `basic USER:PASSWORD` lines (docs/operations.md)";
+
+/**
+ * Reads an HTTP auth file given by `flag`; a file that cannot be read or parsed ends the process with 78
+ * (EX_CONFIG: a unit does not restart-loop on it), its message naming the file and line.
+ */
+export async function loadAuthOrExit(
+  flag: string,
+  file: string | undefined,
+  logger: Logger,
+  io: CliIo,
+): Promise<HttpAuth | undefined> {
+  if (file === undefined) return undefined;
+  try {
+    return await HttpAuth.load(file, logger);
+  } catch (error) {
+    io.stderr(`error: ${flag}: ${error instanceof Error ? error.message : String(error)}\n`);
+    throw new ExitWith(ExitCode.config);
+  }
+}
+
+/**
+ * `--metrics HOST:PORT [--metrics-auth FILE]`: a bad address is a usage error (2); a port that cannot be bound
+ * is a failure (1); a bad auth file is 78.
+ */
 export async function openMetrics(
   address: string | undefined,
   logger: Logger,
   io: CliIo,
+  authFile?: string,
 ): Promise<{ registry: Registry; server: MetricsServer } | undefined> {
-  if (address === undefined) return undefined;
+  if (address === undefined) {
+    if (authFile === undefined) return undefined;
+    io.stderr("error: --metrics-auth needs --metrics HOST:PORT\n");
+    throw new ExitWith(ExitCode.usage);
+  }
   const parsed = parseHostPort(address);
   if ("error" in parsed) {
     io.stderr(`error: --metrics: ${parsed.error}\n`);
@@ -107,8 +139,10 @@ export async function openMetrics(
   }
   const registry = createMetricsRegistry();
   try {
-    return { registry, server: await serveMetrics(address, registry, logger) };
+    const auth = await loadAuthOrExit("--metrics-auth", authFile, logger, io);
+    return { registry, server: await serveMetrics(address, registry, logger, auth ? { auth } : {}) };
   } catch (error) {
+    if (error instanceof ExitWith) throw error;
     io.stderr(`error: --metrics ${address}: ${error instanceof Error ? error.message : error}\n`);
     throw new ExitWith(ExitCode.failure);
   }

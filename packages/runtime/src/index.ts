@@ -8,6 +8,15 @@ export {
   type LogLevel,
   rateLimitedWarn,
 } from "./logger.js";
+export {
+  authorizes,
+  type HttpCredential,
+  HttpAuth,
+  HttpAuthFileError,
+  parseHttpAuth,
+  requireAuth,
+  warnIfExposed,
+} from "./http-auth.js";
 export { listenHttp } from "./http-listen.js";
 export { handleSignals, type SignalHandlers } from "./signals.js";
 export { delay, every } from "./timers.js";

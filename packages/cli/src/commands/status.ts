@@ -1,9 +1,23 @@
 import type { Bus } from "@lvsq/bus";
 import { type FleetConfig, parseDuration, VIEWER_USER } from "@lvsq/config";
-import { createLogger, ExitCode, handleSignals, type Logger, parseHostPort } from "@lvsq/runtime";
+import {
+  createLogger,
+  ExitCode,
+  handleSignals,
+  type HttpAuth,
+  type Logger,
+  parseHostPort,
+} from "@lvsq/runtime";
 import { FleetModel, renderTable, serveStatusPage, watchFleet } from "@lvsq/status";
 import type { Command } from "commander";
-import { connectBus, globalFlags, loadConfigOrExit, runForever } from "../common.js";
+import {
+  AUTH_FILE_HELP,
+  connectBus,
+  globalFlags,
+  loadAuthOrExit,
+  loadConfigOrExit,
+  runForever,
+} from "../common.js";
 import { type CliIo, ExitWith } from "../io.js";
 
 type StatusOptions = {
@@ -14,6 +28,7 @@ type StatusOptions = {
   wait: string;
   history: number;
   creds?: string;
+  webAuth?: string;
 };
 
 /** ANSI: cursor home + clear screen. Every --watch frame starts with it (also when piped, as a separator). */
@@ -36,7 +51,11 @@ export function registerStatus(program: Command, io: CliIo): void {
     .requiredOption("--config <file>", "fleet config (YAML)")
     .option("--json", "print the snapshot as JSON (with --watch: one JSON line per change)")
     .option("--watch", "redraw in place on every change until interrupted")
-    .option("--web <host:port>", "serve a live web page (server-sent events) on HOST:PORT until interrupted")
+    .option(
+      "--web <host:port>",
+      "serve a live web page (server-sent events) on HOST:PORT until interrupted (PORT alone: loopback)",
+    )
+    .option("--web-auth <file>", AUTH_FILE_HELP)
     .option("--wait <duration>", "how long a one-shot status collects before printing", "3s")
     .option("--history <n>", "transitions kept", (v) => Number.parseInt(v, 10), 200)
     .option("--creds <file>", `NATS credentials file (default: the config's, for user ${VIEWER_USER})`)
@@ -54,9 +73,13 @@ export function registerStatus(program: Command, io: CliIo): void {
       if (options.web !== undefined) {
         const address = parseHostPort(options.web);
         if ("error" in address) return usage(io, `--web: ${address.error}`);
+      } else if (options.webAuth !== undefined) {
+        return usage(io, "--web-auth needs --web HOST:PORT");
       }
       const config = await loadConfigOrExit(options.config, io);
       const logger = statusLogger(command);
+      // Before connecting: a bad auth file must end the process, not leave it holding a NATS connection.
+      const auth = await loadAuthOrExit("--web-auth", options.webAuth, logger, io);
       const bus = await connectBus(config, "lvsq-status", logger, io, {
         identity: VIEWER_USER,
         creds: options.creds,
@@ -72,7 +95,7 @@ export function registerStatus(program: Command, io: CliIo): void {
         }
         return;
       }
-      await runLive(model, bus, watch.stop, logger, options, io);
+      await runLive(model, bus, watch.stop, logger, options, io, auth);
     });
 }
 
@@ -111,13 +134,16 @@ async function runLive(
   logger: Logger,
   options: StatusOptions,
   io: CliIo,
+  auth: HttpAuth | undefined,
 ): Promise<never> {
   const closers: (() => Promise<void> | void)[] = [];
   if (options.web !== undefined) {
-    const page = await serveStatusPage(options.web, model, logger).catch((error: unknown) => {
-      io.stderr(`error: --web ${options.web}: ${error instanceof Error ? error.message : error}\n`);
-      throw new ExitWith(ExitCode.failure);
-    });
+    const page = await serveStatusPage(options.web, model, logger, auth ? { auth } : {}).catch(
+      (error: unknown) => {
+        io.stderr(`error: --web ${options.web}: ${error instanceof Error ? error.message : error}\n`);
+        throw new ExitWith(ExitCode.failure);
+      },
+    );
     closers.push(() => page.close());
     (options.watch ? io.stderr : io.stdout)(`status page: ${page.url}\n`);
   }
