@@ -6,7 +6,9 @@ export {
   type Logger,
   type LoggerSettings,
   type LogLevel,
+  type PrettyStreamFactory,
   rateLimitedWarn,
+  usePrettyInProcess,
 } from "./logger.js";
 export {
   authorizes,
