@@ -8,6 +8,7 @@ import { createLogger } from "@lvsq/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Backend, repoRoot, startBackend, waitFor } from "../harness/agents.js";
 import { bootContainer, type ContainerRun, requireDebianRoot } from "../harness/debian-root.js";
+import { runInGuest } from "../harness/guest.js";
 import { type NatsServerHandle, startNatsServer } from "../harness/nats.js";
 import { CONTAINER_SCRIPT, UNITS } from "./package-install.script.js";
 
@@ -18,6 +19,34 @@ import { CONTAINER_SCRIPT, UNITS } from "./package-install.script.js";
 // upgrade, purge. The root is never written: the container's root is an overlay on a tmpfs.
 
 const quiet = createLogger({ level: "silent" });
+
+/** Guest scenario: the packaged `lvsq run` as an unprivileged user with CAP_NET_ADMIN only. */
+const KERNEL_SCENARIO = (lvsq: string) => `
+OUT=$LVSQ_GUEST_OUT
+CAPS="--reuid=65534 --regid=65534 --clear-groups --inh-caps=-all,+net_admin --ambient-caps=-all,+net_admin"
+CAPS="$CAPS --bounding-set=-all,+net_admin --no-new-privs"
+setpriv --reuid=65534 --regid=65534 --clear-groups ipvsadm -A -t 192.0.2.99:80 > /dev/null 2>&1
+echo $? > $OUT/nocap.txt
+node -e 'require("http").createServer((q, s) => s.end("ok")).listen(8081, "127.0.0.1")' &
+cat > /run/seed.yaml <<'SEED'
+cluster: pkgk
+services:
+  web:
+    vip: 192.0.2.10:80
+    scheduler: rr
+    forwarding: nat
+    check: { type: http, path: /, interval: 500ms, timeout: 400ms, rise: 1, fall: 1 }
+    realServers: [{ address: 127.0.0.1:8081 }]
+SEED
+mkdir -p /run/lvsq-e2e && chown 65534 /run/lvsq-e2e
+LVSQ_CONTROL_SOCKET=/run/lvsq-e2e/ctl.sock setpriv $CAPS ${lvsq} run --config /run/seed.yaml > $OUT/run.log 2>&1 &
+pid=$!
+n=600; until grep -q 7F000001:1F91 /proc/net/ip_vs; do n=$((n - 1)); [ $n -le 0 ] && break; sleep 0.1; done
+cat /proc/net/ip_vs > $OUT/ip_vs.txt
+grep -E '^(Uid|CapEff):' /proc/$pid/status > $OUT/status.txt
+kill $pid; wait $pid
+grep -q 7F000001:1F91 $OUT/ip_vs.txt
+`;
 
 describe("the Debian package, installed into a fresh root and run by systemd", () => {
   const shared = mkdtempSync(join(tmpdir(), "lvsq-package-e2e-"));
@@ -172,6 +201,26 @@ services:
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.some((l) => l.director === "d1" && l.op === "dry-run")).toBe(true);
   });
+
+  it("programs a real IPVS table as the director unit would run it: not root, CAP_NET_ADMIN only", async () => {
+    // The guest kernel has IPVS; the packaged executable runs `lvsq run` there under setpriv with what the
+    // lvsq-run / lvsq-director units give it: an unprivileged user, CAP_NET_ADMIN as its only (ambient,
+    // bounding) capability, no new privileges. Without the capability ipvsadm is refused (the control).
+    const extracted = join(shared, "extracted");
+    const unpacked = spawnSync("dpkg-deb", ["-x", join(shared, "lvsq.deb"), extracted], { encoding: "utf8" });
+    expect(unpacked.status, unpacked.stderr).toBe(0);
+    // QEMU/TCG: about 7 s of boot, 2-3 s per process start, the first check round; 110 s is generous.
+    const guest = await runInGuest({
+      timeoutMs: 110_000,
+      script: KERNEL_SCENARIO(join(extracted, "usr/bin/lvsq")),
+    });
+    const out = (file: string) => guest.files[file] ?? `(no ${file})`;
+    expect(guest.exitCode, `${guest.stdout.slice(-3000)}\n${out("run.log")}`).toBe(0);
+    expect(out("nocap.txt").trim()).not.toBe("0");
+    // TCP 192.0.2.10:80 rr with the real server 127.0.0.1:8081 masqueraded, as the config says
+    expect(out("ip_vs.txt")).toMatch(/TCP\s+C000020A:0050 rr[\s\S]*-> 7F000001:1F91\s+Masq\s+1\s/);
+    expect(out("status.txt")).toMatch(/^Uid:\s+65534\s[\s\S]*^CapEff:\s+0000000000001000$/m);
+  }, 130_000);
 
   it("keeps an edited conffile and restarts running units on upgrade, and purges cleanly", () => {
     expect(facts.upgrade, readMaybe("dpkg-upgrade.log")).toBe("0");
