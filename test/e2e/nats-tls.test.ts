@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Bus, type BusStatus, connectNatsBus } from "@lvsq/bus";
@@ -110,6 +110,7 @@ services:
     await Promise.all(buses.map((b) => b.close()));
     await backend?.close();
     await nats?.dispose();
+    rmSync(dir, { recursive: true, force: true }); // the seeds and keys of this run
   });
 
   it("runs the fleet: probes vote, the pair shares one table, status and explain read, admin writes", async () => {
