@@ -2,11 +2,12 @@
 // Makes a fresh Debian machine ready for `npm test`, `npm run demo` and `npm run bench`:
 //  1. `npm ci` when node_modules is missing or older than package-lock.json (which also builds, via prepare);
 //  2. the Debian packages the tests use, with apt-get when running as root, else the exact command to run;
-//  3. the guest kernel for the kernel tests: whichever of UML and QEMU boots here, and only its packages.
+//  3. the guest kernel for the kernel tests: whichever of UML and QEMU boots here, and only its packages;
+//  4. a fresh Debian root for the package test (debootstrap, once; cached under node_modules/.cache).
 // Only Node built-ins until step 3: steps 1-2 run before node_modules exists.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -47,6 +48,12 @@ const wanted = [
   // icmp checks run the system's ping; the import round-trip test runs keepalived in the guest.
   ["ping", "iputils-ping"],
   ["keepalived", "keepalived"],
+  // the Debian package: build it (npm run package) and install it into a fresh root in a container
+  ["dpkg-shlibdeps", "dpkg-dev"],
+  ["strip", "binutils"],
+  ["debootstrap", "debootstrap"],
+  ["systemd-nspawn", "systemd-container"],
+  ["systemd-analyze", "systemd"],
 ];
 const PATHS = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 const has = (binary) => PATHS.some((dir) => existsSync(join(dir, binary)));
@@ -82,4 +89,36 @@ if (missing.length > 0) aptInstall(missing);
 const { importTs } = await import("./import-ts.mjs");
 const { selectGuest } = await importTs(root, "test/harness/guest-select.ts", "lvsq-setup");
 const guest = await selectGuest({ install: aptInstall, log: (line) => say(`guest ${line}`) });
+
+// 4. The package test's fresh root: Debian's minimal base plus systemd (to boot it as a container) and adduser
+// (the package's one dependency that is not a library). Built in a temp folder and renamed when complete, so
+// an interrupted run leaves nothing that looks usable; bounded in time. LVSQ_DEBIAN_MIRROR picks a mirror.
+const debianRoot = join(root, "node_modules/.cache/lvsq-debian-root/bookworm");
+if (!existsSync(join(debianRoot, ".lvsq-complete"))) {
+  // biome-ignore lint/suspicious/noUndeclaredEnvVars: the set-up runs before and outside turbo's tasks
+  const mirror = process.env.LVSQ_DEBIAN_MIRROR ?? "http://deb.debian.org/debian";
+  const partial = `${debianRoot}.partial`;
+  say(`debootstrap of a fresh Debian bookworm root for the package test (${mirror}; about a minute)`);
+  rmSync(partial, { recursive: true, force: true });
+  rmSync(debianRoot, { recursive: true, force: true });
+  mkdirSync(dirname(partial), { recursive: true });
+  const made = spawnSync(
+    "timeout",
+    ["900", "debootstrap", "--variant=minbase", "--include=systemd,adduser", "bookworm", partial, mirror],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+  if (made.status !== 0) {
+    rmSync(partial, { recursive: true, force: true });
+    say(`debootstrap failed (exit ${made.status}); it needs ${mirror} (LVSQ_DEBIAN_MIRROR sets another)`);
+    process.exit(1);
+  }
+  // the downloaded .debs are debootstrap's leftovers, not part of an installed system
+  const archives = join(partial, "var/cache/apt/archives");
+  for (const file of readdirSync(archives)) if (file.endsWith(".deb")) rmSync(join(archives, file));
+  writeFileSync(
+    join(partial, ".lvsq-complete"),
+    `debootstrap --variant=minbase --include=systemd,adduser bookworm\n`,
+  );
+  renameSync(partial, debianRoot);
+}
 say(`ready (guest: ${guest.label})`);

@@ -16,7 +16,7 @@ import { type NatsServerHandle, startNatsServer } from "../harness/nats.js";
 // `lvsq nats-config` output in a real nats-server: each probe can publish only its own votes, so a probe
 // (or whoever stole its password) cannot vote in another probe's name; directors cannot vote at all.
 const quiet = createLogger({ level: "silent" });
-const users = ["p1", "p2", "d1", "lvsq-operator"];
+const users = ["p1", "p2", "d1", "lvsq-operator", "lvsq-viewer"];
 const password = (user: string) => `pw-${user}-${process.pid}`;
 
 describe("per-probe NATS permissions from lvsq nats-config", () => {

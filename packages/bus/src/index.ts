@@ -10,7 +10,15 @@ export {
   type MemoryNetworkOptions,
 } from "./memory-network.js";
 export { connectNatsBus, type NatsBusOptions, splitCredentials } from "./nats-connect.js";
-export { type FleetIdentities, natsAuthorization, passwordVariable } from "./nats-permissions.js";
+export { type CredentialsFile, readCredentialsFile, userNkey } from "./nats-credentials.js";
+export {
+  type FleetIdentities,
+  fleetPermissions,
+  type NatsAuthorizationOptions,
+  natsAuthorization,
+  passwordVariable,
+  type UserPermissions,
+} from "./nats-permissions.js";
 export { subjectMatches } from "./subject-match.js";
 export type {
   Bus,

@@ -1,7 +1,9 @@
-import { readFile } from "node:fs/promises";
-import { credsAuthenticator, type NodeConnectionOptions } from "@nats-io/transport-node";
+import { access, constants } from "node:fs/promises";
+import { LvsqError } from "@lvsq/protocol";
+import type { NodeConnectionOptions } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { NatsBus } from "./nats-bus.js";
+import { readCredentialsFile } from "./nats-credentials.js";
 import type { Bus } from "./types.js";
 
 export type NatsBusOptions = {
@@ -9,8 +11,10 @@ export type NatsBusOptions = {
   /** Client name shown by the server (e.g. `probe-dc1`). */
   name: string;
   logger: Logger;
-  /** Path to a NATS `.creds` file (JWT + nkey seed). */
+  /** Path to a NATS `.creds` file (JWT + nkey seed) or an nkey seed file (see readCredentialsFile). */
   creds?: string;
+  /** How errors name the creds file, e.g. `nats.creds (/etc/lvsq/nats/p1.nk)`; default the path. */
+  credsLabel?: string;
   /**
    * Config-file user (nats-server 2.9 `authorization.users`). A server URL may carry it instead:
    * `nats://probe-dc1:secret@10.0.0.1:4222` (taken out of the URL before dialing).
@@ -37,7 +41,8 @@ export type NatsBusOptions = {
  * Connects to NATS and resolves once connected, or after `firstConnectWaitMs` with a bus still dialing in
  * the background (isConnected() false; publishes dropped; KV and requests fail with `bus_unavailable`;
  * subscriptions registered now are attached when the connection comes). It never rejects for an
- * unreachable server; it rejects only for local mistakes (an unreadable creds file).
+ * unreachable server; it rejects only for local mistakes (an unreadable or malformed creds file, an
+ * unreadable TLS file), with an LvsqError "config_invalid" that names the file.
  */
 export async function connectNatsBus(options: NatsBusOptions): Promise<Bus> {
   const { servers, user, pass } = splitCredentials(options.servers);
@@ -57,10 +62,34 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<Bus> {
     connectionOptions.pass = options.pass ?? pass ?? "";
   }
   if (options.creds) {
-    connectionOptions.authenticator = credsAuthenticator(await readFile(options.creds));
+    const file = await readCredentialsFile(options.creds, options.credsLabel ?? options.creds);
+    if (file.worldReadable) {
+      options.logger.warn(
+        { file: options.creds },
+        "bus: the NATS credentials file is readable by every local user; chmod 0600 (or 0640 root:lvsq)",
+      );
+    }
+    connectionOptions.authenticator = file.authenticator;
   }
   if (options.tls) {
     const { ca, cert, key } = options.tls;
+    // nats.js reads these only while dialing and would retry a missing file forever: fail now, clearly.
+    for (const [field, path] of [
+      ["ca", ca],
+      ["cert", cert],
+      ["key", key],
+    ] as const) {
+      if (path === undefined) continue;
+      await access(path, constants.R_OK).catch((cause: NodeJS.ErrnoException) => {
+        throw new LvsqError(
+          "config_invalid",
+          `nats.tls.${field} ${path}: cannot read it: ${cause.code ?? cause}`,
+          {
+            cause,
+          },
+        );
+      });
+    }
     connectionOptions.tls = {
       ...(ca ? { caFile: ca } : {}),
       ...(cert ? { certFile: cert } : {}),

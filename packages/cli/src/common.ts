@@ -1,9 +1,11 @@
 import { type Bus, connectNatsBus } from "@lvsq/bus";
-import { ConfigError, type FleetConfig, loadConfig } from "@lvsq/config";
+import { ConfigError, type FleetConfig, loadConfig, natsCredentials } from "@lvsq/config";
+import { LvsqError } from "@lvsq/protocol";
 import {
   createLogger,
   createMetricsRegistry,
   ExitCode,
+  HttpAuth,
   type Logger,
   type LogFormat,
   type LogLevel,
@@ -72,15 +74,46 @@ export function requireId(kind: string, id: string, ids: string[], io: CliIo): v
   throw new ExitWith(ExitCode.usage);
 }
 
-export async function connectBus(config: FleetConfig, name: string, logger: Logger): Promise<Bus> {
-  return connectNatsBus({
-    servers: config.nats.servers,
-    name,
-    logger,
-    ...(config.nats.creds ? { creds: config.nats.creds } : {}),
-    ...(config.nats.tls ? { tls: config.nats.tls } : {}),
-    ...(config.nats.replicas ? { replicas: config.nats.replicas } : {}),
-  });
+export type ConnectOptions = {
+  /** Who connects: an agent id, or OPERATOR_USER / VIEWER_USER; picks the creds file and fills `{id}`. */
+  identity: string;
+  /** `--creds FILE` of an operator command: this file instead of the config's. */
+  creds?: string | undefined;
+  firstConnectWaitMs?: number;
+};
+
+/**
+ * Connects with the identity's own credentials and the config's TLS files (natsCredentials). A file that
+ * cannot be read or is not a credentials file is a config problem: its message, then exit 78 (the units do
+ * not restart-loop on it).
+ */
+export async function connectBus(
+  config: FleetConfig,
+  name: string,
+  logger: Logger,
+  io: CliIo,
+  options: ConnectOptions,
+): Promise<Bus> {
+  const found = natsCredentials(config, options.identity);
+  const creds = options.creds ?? found.creds;
+  const label = options.creds !== undefined ? `--creds ${options.creds}` : `${found.credsField} (${creds})`;
+  try {
+    return await connectNatsBus({
+      servers: config.nats.servers,
+      name,
+      logger,
+      ...(creds !== undefined ? { creds, credsLabel: label } : {}),
+      ...(found.tls ? { tls: found.tls } : {}),
+      ...(config.nats.replicas ? { replicas: config.nats.replicas } : {}),
+      ...(options.firstConnectWaitMs !== undefined ? { firstConnectWaitMs: options.firstConnectWaitMs } : {}),
+    });
+  } catch (error) {
+    if (error instanceof LvsqError && error.code === "config_invalid") {
+      io.stderr(`error: ${error.message}\n`);
+      throw new ExitWith(ExitCode.config);
+    }
+    throw error;
+  }
 }
 
 /** Resolves when the process is told to stop (the signal handlers exit the process themselves). */
@@ -88,13 +121,44 @@ export function runForever(): Promise<never> {
   return new Promise(() => {});
 }
 
-/** `--metrics HOST:PORT`: a bad address is a usage error (2); a port that cannot be bound is a failure (1). */
+/** The help line of `--metrics-auth` / `--web-auth`. */
+export const AUTH_FILE_HELP =
+  "only answer requests with a credential from FILE: `bearer TOKEN` or `basic USER:PASSWORD` lines (docs/operations.md)";
+
+/**
+ * Reads an HTTP auth file given by `flag`; a file that cannot be read or parsed ends the process with 78
+ * (EX_CONFIG: a unit does not restart-loop on it), its message naming the file and line.
+ */
+export async function loadAuthOrExit(
+  flag: string,
+  file: string | undefined,
+  logger: Logger,
+  io: CliIo,
+): Promise<HttpAuth | undefined> {
+  if (file === undefined) return undefined;
+  try {
+    return await HttpAuth.load(file, logger);
+  } catch (error) {
+    io.stderr(`error: ${flag}: ${error instanceof Error ? error.message : String(error)}\n`);
+    throw new ExitWith(ExitCode.config);
+  }
+}
+
+/**
+ * `--metrics HOST:PORT [--metrics-auth FILE]`: a bad address is a usage error (2); a port that cannot be bound
+ * is a failure (1); a bad auth file is 78.
+ */
 export async function openMetrics(
   address: string | undefined,
   logger: Logger,
   io: CliIo,
+  authFile?: string,
 ): Promise<{ registry: Registry; server: MetricsServer } | undefined> {
-  if (address === undefined) return undefined;
+  if (address === undefined) {
+    if (authFile === undefined) return undefined;
+    io.stderr("error: --metrics-auth needs --metrics HOST:PORT\n");
+    throw new ExitWith(ExitCode.usage);
+  }
   const parsed = parseHostPort(address);
   if ("error" in parsed) {
     io.stderr(`error: --metrics: ${parsed.error}\n`);
@@ -102,8 +166,10 @@ export async function openMetrics(
   }
   const registry = createMetricsRegistry();
   try {
-    return { registry, server: await serveMetrics(address, registry, logger) };
+    const auth = await loadAuthOrExit("--metrics-auth", authFile, logger, io);
+    return { registry, server: await serveMetrics(address, registry, logger, auth ? { auth } : {}) };
   } catch (error) {
+    if (error instanceof ExitWith) throw error;
     io.stderr(`error: --metrics ${address}: ${error instanceof Error ? error.message : error}\n`);
     throw new ExitWith(ExitCode.failure);
   }

@@ -30,3 +30,4 @@ export { Threshold, thresholdCount } from "./threshold.js";
 export { type ImportNote, type ImportResult, renderImport } from "./import/common.js";
 export { importKeepalived } from "./import/keepalived.js";
 export { importLdirectord } from "./import/ldirectord.js";
+export { type NatsCredentials, natsCredentials, OPERATOR_USER, VIEWER_USER } from "./credentials.js";

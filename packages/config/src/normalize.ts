@@ -22,8 +22,18 @@ export function normalizeConfig(
     problems.push({ path: ["sites"], message: "probes are configured, so sites must list their sites" });
   }
   const sites = raw.sites ?? [STANDALONE_SITE];
-  const probes = raw.probes ?? [{ id: STANDALONE_PROBE, site: STANDALONE_SITE }];
-  const directors = (raw.directors ?? [{ id: STANDALONE_DIRECTOR }]).map((d) => ({ id: d.id, pair: d.pair }));
+  const probes: FleetConfig["probes"] = (raw.probes ?? [{ id: STANDALONE_PROBE, site: STANDALONE_SITE }]).map(
+    (p: { id: string; site: string; creds?: string | undefined }) => ({
+      id: p.id,
+      site: p.site,
+      ...(p.creds !== undefined ? { creds: p.creds } : {}),
+    }),
+  );
+  const directors: FleetConfig["directors"] = (raw.directors ?? [{ id: STANDALONE_DIRECTOR }]).map((d) => ({
+    id: d.id,
+    pair: d.pair,
+    ...(d.creds !== undefined ? { creds: d.creds } : {}),
+  }));
 
   for (const i of duplicates(sites)) {
     problems.push({ path: ["sites", i], message: `site "${sites[i]}" is listed twice` });
@@ -277,8 +287,9 @@ export type FleetConfig = {
     startupGraceMs: number;
   };
   sites: string[];
-  probes: { id: string; site: string }[];
-  directors: { id: string; pair: string | undefined }[];
+  /** `creds`: this agent's own NATS credentials file (overrides `nats.creds`). */
+  probes: { id: string; site: string; creds?: string }[];
+  directors: { id: string; pair: string | undefined; creds?: string }[];
   services: Record<string, ServiceConfig>;
   director: {
     ipvsadm: string;

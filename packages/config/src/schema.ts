@@ -89,6 +89,17 @@ export const ServiceInput = z.strictObject({
     .optional(),
 });
 
+/**
+ * A file path for NATS credentials or TLS; `{id}` is the only placeholder (the agent's id, or the user of
+ * `lvsq status` / `lvsq admin`), so one line can give every agent its own file.
+ */
+const CredentialPath = z
+  .string()
+  .min(1, { message: "expected a file path" })
+  .refine((path) => path.replace(/\{id\}/g, "").match(/[{}]/) === null, {
+    message: "expected a file path whose only placeholder is {id}",
+  });
+
 export const FleetConfigInput = z.strictObject({
   cluster: Token,
   nats: z
@@ -100,11 +111,19 @@ export const FleetConfigInput = z.strictObject({
             .regex(/^(nats|tls|ws|wss):\/\/\S+$/, { message: "expected a URL like nats://127.0.0.1:4222" }),
         )
         .min(1),
-      creds: z.string().min(1).optional(),
+      /** Every agent's credentials file; `{id}` stands for the agent's id (probes[].creds etc. override). */
+      creds: CredentialPath.optional(),
       /** KV bucket replicas; default 3 on a cluster of 3 or more nodes, else 1 (see the bus). */
       replicas: z.number().int().min(1).max(5).optional(),
       tls: z
-        .strictObject({ ca: z.string().optional(), cert: z.string().optional(), key: z.string().optional() })
+        .strictObject({
+          ca: CredentialPath.optional(),
+          cert: CredentialPath.optional(),
+          key: CredentialPath.optional(),
+        })
+        .refine((tls) => (tls.cert === undefined) === (tls.key === undefined), {
+          message: "expected cert and key together (a client certificate needs its key), or neither",
+        })
         .optional(),
     })
     .default({ servers: ["nats://127.0.0.1:4222"] }),
@@ -121,11 +140,11 @@ export const FleetConfigInput = z.strictObject({
   /** Omit sites, probes and directors for standalone mode (one local probe, one local director). */
   sites: z.array(Token).min(1).optional(),
   probes: z
-    .array(z.strictObject({ id: Token, site: Token }))
+    .array(z.strictObject({ id: Token, site: Token, creds: CredentialPath.optional() }))
     .min(1)
     .optional(),
   directors: z
-    .array(z.strictObject({ id: Token, pair: Token.optional() }))
+    .array(z.strictObject({ id: Token, pair: Token.optional(), creds: CredentialPath.optional() }))
     .min(1)
     .optional(),
   services: z

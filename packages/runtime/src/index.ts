@@ -7,8 +7,19 @@ export {
   type LoggerSettings,
   type LogLevel,
   plainLine,
+  type PrettyStreamFactory,
   rateLimitedWarn,
+  usePrettyInProcess,
 } from "./logger.js";
+export {
+  authorizes,
+  type HttpCredential,
+  HttpAuth,
+  HttpAuthFileError,
+  parseHttpAuth,
+  requireAuth,
+  warnIfExposed,
+} from "./http-auth.js";
 export { listenHttp } from "./http-listen.js";
 export { handleSignals, type SignalHandlers } from "./signals.js";
 export { delay, every } from "./timers.js";

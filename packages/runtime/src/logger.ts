@@ -15,6 +15,19 @@ export type LoggerSettings = {
   label?: string;
 };
 
+/** Makes a pretty-printing stream in this thread (pino-pretty's default export). */
+export type PrettyStreamFactory = (options: Record<string, unknown>) => pino.DestinationStream;
+
+/**
+ * Set once, by the packaged single executable's entry point: there, pino's worker-thread transports cannot
+ * run (a worker is started from a file, and the executable has none), so `--log-format pretty` prints through
+ * an in-process pino-pretty instead. Everywhere else it stays unset and pretty output goes through a worker.
+ */
+const pretty: { inProcess?: PrettyStreamFactory } = {};
+export function usePrettyInProcess(factory: PrettyStreamFactory): void {
+  pretty.inProcess = factory;
+}
+
 /**
  * The one root logger of a process: NDJSON with stable field names, pretty only when asked. Built once in
  * `main` and passed down; libraries never import a global logger.
@@ -27,11 +40,13 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
     formatters: { level: (label) => ({ level: label }) },
   };
   if (settings.format === "pretty") {
+    const prettyOptions = { colorize: process.stdout.isTTY, translateTime: "SYS:HH:MM:ss.l" };
+    if (pretty.inProcess) return pino(options, pretty.inProcess(prettyOptions));
     return pino({
       ...options,
       transport: {
         target: "pino-pretty",
-        options: { colorize: process.stdout.isTTY, translateTime: "SYS:HH:MM:ss.l" },
+        options: prettyOptions,
       },
     });
   }

@@ -14,11 +14,14 @@ describe("metrics", () => {
   it.each([
     ["127.0.0.1:9101", { host: "127.0.0.1", port: 9101 }],
     ["[::1]:0", { host: "::1", port: 0 }],
-    [":9101", { host: "0.0.0.0", port: 9101 }],
+    [":9101", { host: "127.0.0.1", port: 9101 }],
+    ["9101", { host: "127.0.0.1", port: 9101 }],
+    ["0.0.0.0:9101", { host: "0.0.0.0", port: 9101 }],
+    ["[::]:9101", { host: "::", port: 9101 }],
     ["localhost:80", { host: "localhost", port: 80 }],
   ])("parses %s", (text, expected) => expect(parseHostPort(text)).toEqual(expected));
 
-  it.each(["9101", "127.0.0.1", "1.2.3.4:70000", "::1:80", "a:b"])("rejects %s", (text) =>
+  it.each(["127.0.0.1", "1.2.3.4:70000", "::1:80", "a:b"])("rejects %s", (text) =>
     expect(parseHostPort(text)).toHaveProperty("error"),
   );
 

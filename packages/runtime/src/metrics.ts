@@ -1,4 +1,5 @@
 import { createServer } from "node:http";
+import { type HttpAuth, requireAuth, warnIfExposed } from "./http-auth.js";
 import { listenHttp } from "./http-listen.js";
 import type { Logger } from "pino";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
@@ -182,14 +183,19 @@ export function createDirectorMetrics(registry: Registry): DirectorMetrics {
   };
 }
 
-/** `HOST:PORT`, `[v6]:PORT` or `:PORT` (all interfaces). Port 0 picks a free one. */
+/**
+ * `HOST:PORT`, `[v6]:PORT`, or `:PORT` / `PORT` for loopback (127.0.0.1): an endpoint is private unless
+ * the operator names an address to expose it on (`0.0.0.0:9101`, `[::]:9101`). Port 0 picks a free one.
+ */
 export function parseHostPort(text: string): { host: string; port: number } | { error: string } {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
+  const match = /^(?:(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):)?(\d{1,5})$/.exec(text.trim());
   const port = match ? Number(match[3]) : Number.NaN;
   if (!match || port > 65535) {
-    return { error: `expected HOST:PORT (e.g. 127.0.0.1:9101, [::1]:9101 or :9101), got "${text}"` };
+    return {
+      error: `expected HOST:PORT (e.g. 127.0.0.1:9101, [::1]:9101, 0.0.0.0:9101) or PORT for loopback, got "${text}"`,
+    };
   }
-  const host = match[1] ?? (match[2] || "0.0.0.0");
+  const host = match[1] ?? (match[2] || "127.0.0.1");
   return { host, port };
 }
 
@@ -202,17 +208,19 @@ export type MetricsServer = {
 };
 
 /**
- * Serves `registry` as Prometheus text on `GET /metrics` (and `/` for a pointer). Rejects when the address
- * is malformed or cannot be bound, so the agent can exit with a clear message instead of running blind.
+ * Serves `registry` as Prometheus text on `GET /metrics` (and `/` for a pointer), to requests that carry a
+ * credential of `options.auth` when given. Rejects when the address is malformed or cannot be bound, so the
+ * agent can exit with a clear message instead of running blind.
  */
 export async function serveMetrics(
   hostPort: string,
   registry: Registry,
   logger: Logger,
+  options: { auth?: HttpAuth } = {},
 ): Promise<MetricsServer> {
   const address = parseHostPort(hostPort);
   if ("error" in address) throw new Error(`--metrics: ${address.error}`);
-  const server = createServer((req, res) => {
+  const handler = requireAuth(options.auth, (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(405, { allow: "GET, HEAD" }).end();
@@ -231,10 +239,12 @@ export async function serveMetrics(
     const body = path === "/" ? "lvsq metrics: see /metrics\n" : "not found\n";
     res.writeHead(path === "/" ? 200 : 404, { "content-type": "text/plain" }).end(body);
   });
+  const server = createServer(handler);
   // A scraper keeps connections alive; they must not hold the process open at stop.
   server.keepAliveTimeout = 5_000;
   const bound = await listenHttp(server, address);
   const url = `${bound.baseUrl}/metrics`;
-  logger.info({ url }, "metrics: serving Prometheus text");
+  logger.info({ url, auth: options.auth !== undefined }, "metrics: serving Prometheus text");
+  warnIfExposed(address.host, options.auth, logger, "metrics");
   return { port: bound.port, url, close: bound.close };
 }

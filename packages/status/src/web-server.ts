@@ -1,7 +1,15 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createServer, type ServerResponse } from "node:http";
-import { listenHttp, type Logger, parseHostPort } from "@lvsq/runtime";
+import { getAsset, isSea } from "node:sea";
+import {
+  type HttpAuth,
+  listenHttp,
+  type Logger,
+  parseHostPort,
+  requireAuth,
+  warnIfExposed,
+} from "@lvsq/runtime";
 import type { FleetModel } from "./model.js";
 
 export type StatusPageServer = {
@@ -21,12 +29,20 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   "/fleet.js": { file: "fleet.js", type: "text/javascript; charset=utf-8" },
   "/style.css": { file: "style.css", type: "text/css; charset=utf-8" },
 };
-// `web/` beside `dist/` in the package; `web/` beside the bundle when lvsq runs as one file (cli/dist).
-const WEB_DIR =
-  [new URL("../web/", import.meta.url), new URL("./web/", import.meta.url)].find((dir) =>
-    existsSync(new URL("index.html", dir)),
-  ) ?? new URL("../web/", import.meta.url);
-
+/**
+ * Reads one of the page's files: from the executable itself when lvsq runs as the packaged single executable
+ * (the .deb's /usr/bin/lvsq carries them as SEA assets, `web/<file>`), else from `web/` beside `dist/` in the
+ * package or beside the bundle when lvsq runs as one file (cli/dist). Resolved on first use, not at import:
+ * the packaged CommonJS build has no `import.meta.url`.
+ */
+async function readWebFile(file: string): Promise<Buffer> {
+  if (isSea()) return Buffer.from(getAsset(`web/${file}`));
+  const webDir =
+    [new URL("../web/", import.meta.url), new URL("./web/", import.meta.url)].find((dir) =>
+      existsSync(new URL("index.html", dir)),
+    ) ?? new URL("../web/", import.meta.url);
+  return readFile(new URL(file, webDir));
+}
 /** Coalesce bursts of changes (a round of votes is one message per probe per service) into one push. */
 const PUSH_DELAY_MS = 100;
 /** Pushed even without changes, so ages and stale marks move and proxies keep the stream open. */
@@ -35,13 +51,13 @@ const REFRESH_MS = 2_000;
 /**
  * Serves the live status page: `/` (HTML+JS+CSS from the package), `/snapshot.json` (one snapshot) and
  * `/events` (server-sent events: a `snapshot` event with the full FleetSnapshot JSON on every change,
- * at most every 100 ms, and at least every 2 s).
+ * at most every 100 ms, and at least every 2 s); with `options.auth`, only to requests that log in.
  */
 export async function serveStatusPage(
   hostPort: string,
   model: FleetModel,
   logger: Logger,
-  options: { now?: () => number } = {},
+  options: { now?: () => number; auth?: HttpAuth } = {},
 ): Promise<StatusPageServer> {
   const address = parseHostPort(hostPort);
   if ("error" in address) throw new Error(`--web: ${address.error}`);
@@ -61,7 +77,7 @@ export async function serveStatusPage(
   const unsubscribe = model.onChange(schedulePush);
   const refresh = setInterval(push, REFRESH_MS);
 
-  const server = createServer((req, res) => {
+  const handler = requireAuth(options.auth, (req, res) => {
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(405, { allow: "GET, HEAD" }).end();
@@ -89,7 +105,7 @@ export async function serveStatusPage(
       res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
       return;
     }
-    readFile(new URL(asset.file, WEB_DIR)).then(
+    readWebFile(asset.file).then(
       (body) => res.writeHead(200, { "content-type": asset.type, "cache-control": "no-cache" }).end(body),
       (error: unknown) => {
         logger.error({ err: error, file: asset.file }, "status page: asset missing from the package");
@@ -97,9 +113,11 @@ export async function serveStatusPage(
       },
     );
   });
+  const server = createServer(handler);
   const bound = await listenHttp(server, address);
   const url = `${bound.baseUrl}/`;
-  logger.info({ url }, "status page: serving");
+  logger.info({ url, auth: options.auth !== undefined }, "status page: serving");
+  warnIfExposed(address.host, options.auth, logger, "status page");
   return {
     port: bound.port,
     url,

@@ -1,5 +1,5 @@
 import { hostname, userInfo } from "node:os";
-import { parseDuration } from "@lvsq/config";
+import { OPERATOR_USER, parseDuration } from "@lvsq/config";
 import { AdminFile, adminFilePath } from "@lvsq/director";
 import { type AdminAction, AdminRecord, buckets, canonicalRealServer, kvKeys } from "@lvsq/protocol";
 import { ExitCode } from "@lvsq/runtime";
@@ -8,7 +8,7 @@ import { connectBus, loadConfigOrExit, oneShotBusLogger, terminalLogger } from "
 import { controlSocketPath, sendControlAdmin } from "../control-socket.js";
 import { type CliIo, ExitWith } from "../io.js";
 
-type AdminOptions = { config: string; reason?: string; deadline?: string };
+type AdminOptions = { config: string; reason?: string; deadline?: string; creds?: string };
 
 export function registerAdmin(program: Command, io: CliIo): void {
   program
@@ -31,6 +31,7 @@ export function registerAdmin(program: Command, io: CliIo): void {
     .requiredOption("--config <file>", "fleet config (YAML)")
     .option("--reason <text>", "why, shown in status and explain")
     .option("--deadline <duration>", "drain only: take it out after this long even with connections left")
+    .option("--creds <file>", `NATS credentials file (default: the config's, for user ${OPERATOR_USER})`)
     .addHelpText(
       "after",
       '\nExamples:\n  $ lvsq admin drain web 192.168.1.103:80 --reason "kernel upgrade" --deadline 30m --config fleet.yaml\n' +
@@ -80,7 +81,10 @@ export function registerAdmin(program: Command, io: CliIo): void {
         });
         if (config.standalone) return adminStandalone(io, config.cluster, record, options);
         const logger = oneShotBusLogger(command, terminalLogger(command, io, "lvsq admin"));
-        const bus = await connectBus(config, "lvsq-admin", logger);
+        const bus = await connectBus(config, "lvsq-admin", logger, io, {
+          identity: OPERATOR_USER,
+          creds: options.creds,
+        });
         const bucket = buckets.admin(config.cluster);
         const key = kvKeys.admin(serviceId, rs);
         try {

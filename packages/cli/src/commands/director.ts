@@ -3,7 +3,15 @@ import { createDryRunDriver, DirectorAgent } from "@lvsq/director";
 import { type IpvsDriver, openKernelDriver } from "@lvsq/ipvs";
 import { createDirectorMetrics, ExitCode, handleSignals, type Logger } from "@lvsq/runtime";
 import type { Command } from "commander";
-import { agentLogger, connectBus, loadConfigOrExit, openMetrics, requireId, runForever } from "../common.js";
+import {
+  AUTH_FILE_HELP,
+  agentLogger,
+  connectBus,
+  loadConfigOrExit,
+  openMetrics,
+  requireId,
+  runForever,
+} from "../common.js";
 import { type CliIo, ExitWith } from "../io.js";
 
 /**
@@ -74,14 +82,18 @@ export function registerDirector(program: Command, io: CliIo): void {
     .requiredOption("--config <file>", "fleet config (YAML)")
     .requiredOption("--id <id>", "this director's id in the config's `directors`")
     .option("--dry-run", "read the kernel table but only log the ipvsadm commands it would run")
-    .option("--metrics <host:port>", "serve Prometheus metrics on http://HOST:PORT/metrics")
+    .option(
+      "--metrics <host:port>",
+      "serve Prometheus metrics on http://HOST:PORT/metrics (PORT alone: loopback)",
+    )
+    .option("--metrics-auth <file>", AUTH_FILE_HELP)
     .addHelpText(
       "after",
       "\nExamples:\n  $ lvsq director --config /etc/lvsq/fleet.yaml --id lvs-a\n  $ lvsq director --config fleet.yaml --id lvs-a --dry-run --log-format pretty",
     )
     .action(
       async (
-        options: { config: string; id: string; dryRun?: boolean; metrics?: string },
+        options: { config: string; id: string; dryRun?: boolean; metrics?: string; metricsAuth?: string },
         command: Command,
       ) => {
         const config = await loadConfigOrExit(options.config, io);
@@ -93,11 +105,11 @@ export function registerDirector(program: Command, io: CliIo): void {
         );
         const pair = config.directors.find((d) => d.id === options.id)?.pair;
         const logger = agentLogger(command, { director: options.id, ...(pair ? { pair } : {}) });
-        const metrics = await openMetrics(options.metrics, logger, io);
+        const metrics = await openMetrics(options.metrics, logger, io, options.metricsAuth);
         // The kernel driver opens while the bus connects: both are start-up latency.
         const [kernel, bus] = await Promise.all([
           kernelDriver(config.director, options.dryRun === true, logger, io),
-          connectBus(config, `lvsq-director-${options.id}`, logger),
+          connectBus(config, `lvsq-director-${options.id}`, logger, io, { identity: options.id }),
         ]);
         const agent = await DirectorAgent.start({
           config,

@@ -1,9 +1,9 @@
-import { connectNatsBus } from "@lvsq/bus";
 import type { ServiceExplanation } from "@lvsq/engine";
 import { LvsqError, subjects } from "@lvsq/protocol";
 import { ExitCode } from "@lvsq/runtime";
 import type { Command } from "commander";
-import { loadConfigOrExit, oneShotBusLogger, requireId, terminalLogger } from "../common.js";
+import { VIEWER_USER } from "@lvsq/config";
+import { connectBus, loadConfigOrExit, oneShotBusLogger, requireId, terminalLogger } from "../common.js";
 import { askControl, controlSocketPath } from "../control-socket.js";
 import { renderExplanation } from "../explain-render.js";
 import { type CliIo, ExitWith } from "../io.js";
@@ -22,6 +22,7 @@ export function registerExplain(program: Command, io: CliIo): void {
     .requiredOption("--config <file>", "fleet config (YAML)")
     .option("--director <id>", "which director to ask (default: the first in the config)")
     .option("--json", "print the explanation as JSON")
+    .option("--creds <file>", `NATS credentials file (default: the config's, for user ${VIEWER_USER})`)
     .argument("<service>", "service id")
     .argument("[rs]", "one real server (ip:port)")
     .addHelpText(
@@ -32,7 +33,7 @@ export function registerExplain(program: Command, io: CliIo): void {
       async (
         service: string,
         rs: string | undefined,
-        options: { config: string; director?: string; json?: boolean },
+        options: { config: string; director?: string; json?: boolean; creds?: string },
         command: Command,
       ) => {
         const config = await loadConfigOrExit(options.config, io);
@@ -55,10 +56,9 @@ export function registerExplain(program: Command, io: CliIo): void {
           );
           const logger = oneShotBusLogger(command, terminalLogger(command, io, "lvsq explain"));
           const nats = config.nats.servers.join(", ");
-          const bus = await connectNatsBus({
-            servers: config.nats.servers,
-            name: "lvsq-explain",
-            logger,
+          const bus = await connectBus(config, "lvsq-explain", logger, io, {
+            identity: VIEWER_USER,
+            creds: options.creds,
             firstConnectWaitMs: 3000,
           });
           try {

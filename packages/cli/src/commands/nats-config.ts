@@ -1,34 +1,71 @@
-import { natsAuthorization, passwordVariable } from "@lvsq/bus";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { fleetPermissions, natsAuthorization, passwordVariable, userNkey } from "@lvsq/bus";
+import { OPERATOR_USER, VIEWER_USER } from "@lvsq/config";
+import { LvsqError } from "@lvsq/protocol";
+import { ExitCode } from "@lvsq/runtime";
 import type { Command } from "commander";
 import { loadConfigOrExit } from "../common.js";
-import type { CliIo } from "../io.js";
+import { type CliIo, ExitWith } from "../io.js";
+
+type NatsConfigOptions = { config: string; operator: string; viewer: string; nkeys?: string };
 
 export function registerNatsConfig(program: Command, io: CliIo): void {
   program
     .command("nats-config")
-    .summary("print the nats-server users and permissions for a fleet")
+    .summary("print the nats-server users and least-privilege permissions for a fleet")
     .description(
-      "Prints a nats-server `authorization` block generated from the fleet config: one user per probe that may\n" +
-        "publish only its own votes and status (so no probe can vote for another), one per director and an\n" +
-        "operator user (for status, explain and admin) that may do anything but publish votes. Passwords stay\n" +
-        "out of the file: nats-server reads them from its environment, one variable per user.",
+      "Prints a nats-server `authorization` block generated from the fleet config, one user per identity:\n" +
+        "  probe     publishes only its own votes and status (no probe can vote for another)\n" +
+        "  director  publishes only its own status, events, and its pair's lease and desired keys; reads KV\n" +
+        "  operator  lvsq admin: writes the admin bucket, reads the rest\n" +
+        "  viewer    lvsq status, lvsq explain, dashboards, exporters: reads, never writes\n" +
+        "With --nkeys DIR every user logs in with an nkey: DIR/<user>.nk holds its seed (created, mode 0600,\n" +
+        "when missing; never overwritten) and the block holds only public keys. Without it, passwords stay out of\n" +
+        "the file: nats-server reads them from its environment, one variable per user.",
     )
     .requiredOption("--config <file>", "fleet config (YAML)")
-    .option("--operator <user>", "user name for lvsq status / explain / admin", "lvsq-operator")
+    .option("--operator <user>", "user name for lvsq admin", OPERATOR_USER)
+    .option("--viewer <user>", "user name for lvsq status / explain and other read-only clients", VIEWER_USER)
+    .option("--nkeys <dir>", "log in with nkeys: read or create DIR/<user>.nk seeds")
     .addHelpText(
       "after",
-      "\nExamples:\n  $ lvsq nats-config --config /etc/lvsq/fleet.yaml > /etc/nats/lvsq-users.conf\n" +
+      "\nExamples:\n  $ lvsq nats-config --config /etc/lvsq/fleet.yaml --nkeys /root/lvsq-nkeys > /etc/nats/lvsq-users.conf\n" +
         "  # in nats-server.conf:  include ./lvsq-users.conf\n" +
+        "  # copy /root/lvsq-nkeys/probe-dc1.nk to probe-dc1's host, the path its creds field names\n" +
+        "  $ lvsq nats-config --config /etc/lvsq/fleet.yaml > /etc/nats/lvsq-users.conf   # passwords instead\n" +
         "  # each agent:           LVSQ_NATS_URL=nats://probe-dc1:$PASSWORD@nats-1:4222 lvsq probe ...",
     )
-    .action(async (options: { config: string; operator: string }) => {
+    .action(async (options: NatsConfigOptions) => {
       const config = await loadConfigOrExit(options.config, io);
-      io.stdout(natsAuthorization(config, options.operator));
-      const users = [
-        ...config.probes.map((p) => p.id),
-        ...config.directors.map((d) => d.id),
-        options.operator,
-      ];
-      io.stderr(`set in nats-server's environment: ${users.map(passwordVariable).join(" ")}\n`);
+      const names = { operator: options.operator, viewer: options.viewer };
+      const users = fleetPermissions(config, names).map((u) => u.user);
+      if (options.nkeys === undefined) {
+        io.stdout(natsAuthorization(config, names));
+        io.stderr(`set in nats-server's environment: ${users.map(passwordVariable).join(" ")}\n`);
+        return;
+      }
+      const nkeys: Record<string, string> = {};
+      const created: string[] = [];
+      try {
+        await mkdir(options.nkeys, { recursive: true, mode: 0o700 });
+        for (const user of users) {
+          const file = join(options.nkeys, `${user}.nk`);
+          const key = await userNkey(file, true);
+          nkeys[user] = key.publicKey;
+          if (key.created) created.push(file);
+        }
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        io.stderr(`error: --nkeys ${options.nkeys}: ${message}\n`);
+        throw new ExitWith(error instanceof LvsqError ? ExitCode.config : ExitCode.failure);
+      }
+      io.stdout(natsAuthorization(config, { ...names, nkeys }));
+      io.stderr(
+        created.length > 0
+          ? `created ${created.length} nkey seed(s): ${created.join(" ")}\n` +
+              "copy each to its agent's host (mode 0600, owner root or lvsq) at the path its creds field names\n"
+          : `every user already had a seed in ${options.nkeys}\n`,
+      );
     });
 }

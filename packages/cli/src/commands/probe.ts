@@ -3,7 +3,15 @@ import { loadConfig } from "@lvsq/config";
 import { ProbeAgent } from "@lvsq/probe";
 import { createProbeMetrics, handleSignals } from "@lvsq/runtime";
 import type { Command } from "commander";
-import { agentLogger, connectBus, loadConfigOrExit, openMetrics, requireId, runForever } from "../common.js";
+import {
+  AUTH_FILE_HELP,
+  agentLogger,
+  connectBus,
+  loadConfigOrExit,
+  openMetrics,
+  requireId,
+  runForever,
+} from "../common.js";
 import type { CliIo } from "../io.js";
 
 export function registerProbe(program: Command, io: CliIo): void {
@@ -19,14 +27,24 @@ export function registerProbe(program: Command, io: CliIo): void {
     .requiredOption("--config <file>", "fleet config (YAML)")
     .requiredOption("--id <id>", "this probe's id in the config's `probes`")
     .option("--max-concurrent <n>", "checks in flight at once", (v) => Number.parseInt(v, 10), 512)
-    .option("--metrics <host:port>", "serve Prometheus metrics on http://HOST:PORT/metrics")
+    .option(
+      "--metrics <host:port>",
+      "serve Prometheus metrics on http://HOST:PORT/metrics (PORT alone: loopback)",
+    )
+    .option("--metrics-auth <file>", AUTH_FILE_HELP)
     .addHelpText(
       "after",
       "\nExamples:\n  $ lvsq probe --config /etc/lvsq/fleet.yaml --id probe-dc1\n  $ LVSQ_NATS_URL=nats://10.0.0.5:4222 lvsq probe --config fleet.yaml --id probe-dc2 --log-format pretty",
     )
     .action(
       async (
-        options: { config: string; id: string; maxConcurrent: number; metrics?: string },
+        options: {
+          config: string;
+          id: string;
+          maxConcurrent: number;
+          metrics?: string;
+          metricsAuth?: string;
+        },
         command: Command,
       ) => {
         const config = await loadConfigOrExit(options.config, io);
@@ -38,8 +56,10 @@ export function registerProbe(program: Command, io: CliIo): void {
         );
         const site = config.probes.find((p) => p.id === options.id)!.site;
         const logger = agentLogger(command, { probe: options.id, site });
-        const metrics = await openMetrics(options.metrics, logger, io);
-        const bus = await connectBus(config, `lvsq-probe-${options.id}`, logger);
+        const metrics = await openMetrics(options.metrics, logger, io, options.metricsAuth);
+        const bus = await connectBus(config, `lvsq-probe-${options.id}`, logger, io, {
+          identity: options.id,
+        });
         // One check runner per loaded config: it caches CA files and compiled regexes; a reload re-reads them.
         let checks = createCheckRunner();
         const agent = new ProbeAgent({

@@ -1,9 +1,17 @@
 import type { Bus } from "@lvsq/bus";
-import { type FleetConfig, parseDuration } from "@lvsq/config";
-import { ExitCode, handleSignals, type Logger, parseHostPort } from "@lvsq/runtime";
+import { type FleetConfig, parseDuration, VIEWER_USER } from "@lvsq/config";
+import { ExitCode, handleSignals, type HttpAuth, type Logger, parseHostPort } from "@lvsq/runtime";
 import { FleetModel, renderTable, serveStatusPage, watchFleet } from "@lvsq/status";
 import type { Command } from "commander";
-import { connectBus, loadConfigOrExit, oneShotBusLogger, runForever, terminalLogger } from "../common.js";
+import {
+  AUTH_FILE_HELP,
+  connectBus,
+  loadAuthOrExit,
+  loadConfigOrExit,
+  oneShotBusLogger,
+  runForever,
+  terminalLogger,
+} from "../common.js";
 import { type CliIo, ExitWith } from "../io.js";
 
 type StatusOptions = {
@@ -13,6 +21,8 @@ type StatusOptions = {
   web?: string;
   wait: string;
   history: number;
+  creds?: string;
+  webAuth?: string;
 };
 
 /** ANSI: cursor home + clear screen. Every --watch frame starts with it (also when piped, as a separator). */
@@ -35,9 +45,14 @@ export function registerStatus(program: Command, io: CliIo): void {
     .requiredOption("--config <file>", "fleet config (YAML)")
     .option("--json", "print the snapshot as JSON (with --watch: one JSON line per change)")
     .option("--watch", "redraw in place on every change until interrupted")
-    .option("--web <host:port>", "serve a live web page (server-sent events) on HOST:PORT until interrupted")
+    .option(
+      "--web <host:port>",
+      "serve a live web page (server-sent events) on HOST:PORT until interrupted (PORT alone: loopback)",
+    )
+    .option("--web-auth <file>", AUTH_FILE_HELP)
     .option("--wait <duration>", "how long a one-shot status collects before printing", "3s")
     .option("--history <n>", "transitions kept", (v) => Number.parseInt(v, 10), 200)
+    .option("--creds <file>", `NATS credentials file (default: the config's, for user ${VIEWER_USER})`)
     .addHelpText(
       "after",
       "\nExamples:\n  $ lvsq status --config /etc/lvsq/fleet.yaml\n  $ lvsq status --config fleet.yaml --json | jq '.services[].realServers[] | {address, state}'\n" +
@@ -52,12 +67,25 @@ export function registerStatus(program: Command, io: CliIo): void {
       if (options.web !== undefined) {
         const address = parseHostPort(options.web);
         if ("error" in address) return usage(io, `--web: ${address.error}`);
+      } else if (options.webAuth !== undefined) {
+        return usage(io, "--web-auth needs --web HOST:PORT");
       }
       const config = await loadConfigOrExit(options.config, io);
       const logger = terminalLogger(command, io, "lvsq status");
       const live = options.watch || options.web !== undefined;
+      // Before connecting: a bad auth file must end the process, not leave it holding a NATS connection.
+      const auth = await loadAuthOrExit("--web-auth", options.webAuth, logger, io);
       // One-shot: an unreachable NATS is said once, below, naming the URL; a live view warns as it goes.
-      const bus = await connectBus(config, "lvsq-status", live ? logger : oneShotBusLogger(command, logger));
+      const bus = await connectBus(
+        config,
+        "lvsq-status",
+        live ? logger : oneShotBusLogger(command, logger),
+        io,
+        {
+          identity: VIEWER_USER,
+          creds: options.creds,
+        },
+      );
       const model = new FleetModel(config, { historyLimit: options.history });
       const watch = watchFleet(bus, model, logger, { cluster: config.cluster });
       if (!live) {
@@ -69,7 +97,7 @@ export function registerStatus(program: Command, io: CliIo): void {
         }
         return;
       }
-      await runLive(model, bus, watch.stop, logger, options, io);
+      await runLive(model, bus, watch.stop, logger, options, io, auth);
     });
 }
 
@@ -108,13 +136,16 @@ async function runLive(
   logger: Logger,
   options: StatusOptions,
   io: CliIo,
+  auth: HttpAuth | undefined,
 ): Promise<never> {
   const closers: (() => Promise<void> | void)[] = [];
   if (options.web !== undefined) {
-    const page = await serveStatusPage(options.web, model, logger).catch((error: unknown) => {
-      io.stderr(`error: --web ${options.web}: ${error instanceof Error ? error.message : error}\n`);
-      throw new ExitWith(ExitCode.failure);
-    });
+    const page = await serveStatusPage(options.web, model, logger, auth ? { auth } : {}).catch(
+      (error: unknown) => {
+        io.stderr(`error: --web ${options.web}: ${error instanceof Error ? error.message : error}\n`);
+        throw new ExitWith(ExitCode.failure);
+      },
+    );
     closers.push(() => page.close());
     (options.watch ? io.stderr : io.stdout)(`status page: ${page.url}\n`);
   }
