@@ -44,6 +44,7 @@ directors: [{ id: d1, pair: edge }, { id: d2, pair: edge }]
 services:
   web:
     vip: 192.0.2.10:80
+    forwarding: nat
     realServers: [{ address: ${backend.address} }]
 `;
 

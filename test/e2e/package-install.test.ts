@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Bus, connectNatsBus } from "@lvsq/bus";
@@ -87,6 +87,7 @@ directors: [{ id: d1, pair: edge }]
 services:
   web:
     vip: 192.0.2.10:80
+    forwarding: nat
     realServers: [{ address: ${backend.address} }]
 `,
     );
@@ -209,6 +210,8 @@ services:
     const extracted = join(shared, "extracted");
     const unpacked = spawnSync("dpkg-deb", ["-x", join(shared, "lvsq.deb"), extracted], { encoding: "utf8" });
     expect(unpacked.status, unpacked.stderr).toBe(0);
+    // mkdtemp made the folder 0700: the unprivileged user the scenario runs as must reach the binding.
+    chmodSync(shared, 0o755);
     // QEMU/TCG: about 7 s of boot, 2-3 s per process start, the first check round; 110 s is generous.
     const guest = await runInGuest({
       timeoutMs: 110_000,
