@@ -104,7 +104,15 @@ export function fleetPermissions(
               kvWrite(buckets.desired(c), kvKeys.desired(pair, ">")),
             ]),
       ],
-      subscribe: [subjects.allVotes(c), subjects.explain(c, director.id), "_INBOX.>"],
+      subscribe: [
+        subjects.allVotes(c),
+        subjects.explain(c, director.id),
+        // its partners' heartbeats: they report the connections their kernels hold for draining servers
+        ...fleet.directors
+          .filter((d) => pair !== undefined && d.pair === pair && d.id !== director.id)
+          .map((d) => subjects.directorStatus(c, d.id)),
+        "_INBOX.>",
+      ],
       allowResponses: true,
     });
   }

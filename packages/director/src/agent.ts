@@ -15,7 +15,8 @@ import { type DirectorRole, type IpvsTable, subjects, VoteBatch } from "@lvsq/pr
 import { every } from "@lvsq/runtime";
 import type { DirectorOptions } from "./agent-options.js";
 import { AdminWatch } from "./admin-watch.js";
-import { finishDrains } from "./drain-watch.js";
+import { type DrainCount, drainCounts, drainVerdicts } from "./drain-watch.js";
+import { PairDrainReports } from "./pair-drains.js";
 import { PairCoordinator } from "./pair-coordinator.js";
 import { createPairHost, type PairHost } from "./pair-host.js";
 import { pairOf } from "./pair-records.js";
@@ -53,6 +54,12 @@ export class DirectorAgent {
   /** Set once the pair (if any) has started: before that a paired director has no role to report yet. */
   private begun = false;
   private adminWatch: AdminWatch | undefined;
+  /** This director's kernel connections for each draining real server (heartbeats carry them). */
+  private drains: DrainCount[] = [];
+  /** A paired director's partners' drain reports (their heartbeats); the leader ends drains from them. */
+  private readonly drainReports: PairDrainReports | undefined;
+  /** Why each drain still waits, logged when it changes (not every round). */
+  private readonly drainWaits = new Map<string, string>();
 
   private constructor(private readonly options: DirectorOptions) {
     this.config = options.config;
@@ -87,6 +94,10 @@ export class DirectorAgent {
         now: this.now,
         ...(options.pairPollMs !== undefined ? { pollMs: options.pairPollMs } : {}),
       });
+      const partners = this.config.directors
+        .filter((d) => d.pair === pair && d.id !== options.directorId)
+        .map((d) => d.id);
+      this.drainReports = new PairDrainReports(options.bus, this.config.cluster, partners, this.now);
     }
     this.notifier = new Notifier({
       config: () => this.config,
@@ -143,6 +154,7 @@ export class DirectorAgent {
         onError: (e) => logger.debug({ err: e }, "cannot read connection counts"),
       }),
     );
+    this.drainReports?.start();
     await this.pairing?.start();
     this.begun = true;
     this.roleLog.note();
@@ -177,18 +189,43 @@ export class DirectorAgent {
     return this.feed({ type: "admin", command, now: this.now() });
   }
 
-  /** A drained real server leaves once it has no connections (unpaired directors; pairs use --deadline). */
+  /**
+   * A drained real server leaves once no kernel that may carry its connections has any left: this
+   * director's alone, or in a pair every member's (each reports its own in its heartbeat; the leader decides).
+   */
   async checkDrains(): Promise<void> {
-    if (this.pairing || this.stopped) return;
+    if (this.stopped) return;
     const { driver, logger } = this.options;
-    await finishDrains(
+    this.drains = await drainCounts(
       driver,
       this.config,
       drainingRealServers(this.state),
       this.kernel.lastObserved,
-      logger,
-      (command) => this.admin(command),
     );
+    if (this.pairing && !this.pairing.mayDecide()) return;
+    const staleMs = Math.max(3 * (this.options.heartbeatMs ?? 2000), 5000);
+    const partners = this.drainReports?.partners ?? [];
+    const verdicts = drainVerdicts(
+      this.drains,
+      partners,
+      this.drainReports?.reports ?? new Map(),
+      this.now(),
+      staleMs,
+    );
+    const waiting = new Set<string>();
+    for (const { service, rs, done, why } of verdicts) {
+      const key = `${service} ${rs}`;
+      if (done) {
+        this.drainWaits.delete(key);
+        logger.info({ service, rs }, `drain finished (${why}): taking the real server out`);
+        this.admin({ service, rs, action: "disable", author: "lvsq", reason: why });
+        continue;
+      }
+      waiting.add(key);
+      if (this.drainWaits.get(key) !== why) logger.info({ service, rs, why }, `drain continues: ${why}`);
+      this.drainWaits.set(key, why);
+    }
+    for (const key of this.drainWaits.keys()) if (!waiting.has(key)) this.drainWaits.delete(key);
   }
 
   /** Applies a new, already validated config (SIGHUP); services it adds adopt what the kernel has. */
@@ -235,6 +272,7 @@ export class DirectorAgent {
     this.kernel.halt();
     this.roleLog.stop();
     this.adminWatch?.stop();
+    this.drainReports?.stop();
     await this.pairing?.stop();
     for (const timer of this.timers.splice(0)) timer.stop();
     for (const sub of this.subscriptions.splice(0)) sub.unsubscribe();
@@ -304,6 +342,7 @@ export class DirectorAgent {
       desired: this.state.desired,
       counts: this.counts,
       metrics: this.options.metrics,
+      drains: this.drains,
     });
   }
 }

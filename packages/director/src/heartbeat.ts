@@ -10,6 +10,7 @@ import {
   tableDigest,
 } from "@lvsq/protocol";
 import type { DirectorMetrics } from "@lvsq/runtime";
+import type { DrainCount } from "./drain-watch.js";
 import { recordRealServers, recordRole } from "./metrics.js";
 import { busDrops } from "./publish.js";
 
@@ -65,6 +66,7 @@ export function buildHeartbeat(input: {
   lastApplyAt: number | undefined;
   lastApplyMs: number | undefined;
   counts: DirectorCounts;
+  drains?: readonly DrainCount[] | undefined;
 }): DirectorHeartbeat {
   return {
     v: 1,
@@ -82,6 +84,7 @@ export function buildHeartbeat(input: {
     ...(input.lastApplyAt !== undefined ? { lastApplyAt: input.lastApplyAt } : {}),
     ...(input.lastApplyMs !== undefined ? { lastApplyMs: Math.round(input.lastApplyMs * 100) / 100 } : {}),
     counts: input.counts,
+    ...(input.drains && input.drains.length > 0 ? { drains: [...input.drains] } : {}),
   };
 }
 
@@ -107,6 +110,7 @@ export function publishHeartbeat(
     desired: IpvsTable;
     counts: DirectorCounts;
     metrics: DirectorMetrics | undefined;
+    drains?: readonly DrainCount[];
   },
 ): void {
   const { config, counts, kernel, metrics } = input;
@@ -134,6 +138,7 @@ export function publishHeartbeat(
     lastApplyAt: kernel.lastApplyAt,
     lastApplyMs: kernel.lastApplyMs,
     counts: { ...counts, messagesDropped: busDrops(bus) },
+    drains: input.drains,
   });
   bus.publish(subjects.directorStatus(config.cluster, input.director), heartbeat);
 }

@@ -47,5 +47,14 @@ export const DirectorHeartbeat = z.object({
     /** Inbound vote messages refused before the engine saw them (not JSON, or failing the schema). */
     messagesDropped: z.number().int().optional(),
   }),
+  /**
+   * Real servers being drained, with this director's kernel connection count (active + inactive) for each;
+   * `null` while the server is not yet at weight 0 here or the count is unknown. A pair's leader ends a
+   * drain once every director of the pair reports 0 (docs/pairs.md).
+   */
+  drains: z
+    .array(z.object({ service: Token, rs: z.string(), connections: z.number().int().min(0).nullable() }))
+    .max(10_000)
+    .optional(),
 });
 export type DirectorHeartbeat = z.infer<typeof DirectorHeartbeat>;

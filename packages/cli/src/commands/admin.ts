@@ -174,7 +174,8 @@ async function adminStandalone(
 }
 
 function consequence(action: AdminAction): string {
-  if (action === "drain") return "directors set its weight to 0 and take it out when its connections end";
+  if (action === "drain")
+    return "directors set its weight to 0 and take it out when its connections end (in a pair: on both directors)";
   if (action === "disable") return "directors take it out of the table";
   return "directors put it back under the votes' control";
 }
