@@ -27,6 +27,46 @@ describe("deploy/nats configs", () => {
     ]);
   });
 
+  // The cluster's and the leaf's files are what `lvsq nats-config --server N / --leaf SITE` prints for the
+  // example fleet with three cluster nodes (TEST-NET-3 placeholders) as its nats.servers.
+  it.each([
+    ["cluster-node-1.conf", "--server", "1"],
+    ["cluster-node-2.conf", "--server", "2"],
+    ["cluster-node-3.conf", "--server", "3"],
+    ["leaf-site.conf", "--leaf", "dc1"],
+  ])("%s is what lvsq nats-config %s %s prints", (file, flag, value) => {
+    const printed = spawnSync(
+      process.execPath,
+      [lvsqBin, "nats-config", "--config", join(repoRoot, "deploy/fleet.example.yaml"), flag, value],
+      {
+        encoding: "utf8",
+        env: {
+          ...process.env,
+          LVSQ_NATS_URL: "nats://203.0.113.11:4222,nats://203.0.113.12:4222,nats://203.0.113.13:4222",
+        },
+      },
+    );
+    expect(printed.status, printed.stderr).toBe(0);
+    expect(printed.stdout).toBe(readFileSync(join(dir, file), "utf8"));
+  });
+
+  it("refuses a node the fleet does not list and a site it does not have, naming what it has", () => {
+    const run = (...args: string[]) =>
+      spawnSync(
+        process.execPath,
+        [lvsqBin, "nats-config", "--config", join(repoRoot, "deploy/fleet.example.yaml"), ...args],
+        {
+          encoding: "utf8",
+        },
+      );
+    const node = run("--server", "2");
+    expect(node.status).toBe(2);
+    expect(node.stderr).toContain("--server 2: nats.servers lists 1 server(s), 1-1");
+    const site = run("--leaf", "dc9");
+    expect(site.status).toBe(2);
+    expect(site.stderr).toContain("--leaf dc9: not a site of the fleet (sites: dc1, dc2, dc3)");
+  });
+
   it.each(files)("%s is valid to nats-server", (file) => {
     cpSync(dir, installed, { recursive: true });
     const users = spawnSync(

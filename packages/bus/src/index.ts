@@ -19,6 +19,7 @@ export {
   passwordVariable,
   type UserPermissions,
 } from "./nats-permissions.js";
+export { clusterNodes, natsClusterNodeConfig, natsLeafConfig } from "./nats-server-config.js";
 export { subjectMatches } from "./subject-match.js";
 export type {
   Bus,

@@ -1,6 +1,13 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { fleetPermissions, natsAuthorization, passwordVariable, userNkey } from "@lvsq/bus";
+import {
+  fleetPermissions,
+  natsAuthorization,
+  natsClusterNodeConfig,
+  natsLeafConfig,
+  passwordVariable,
+  userNkey,
+} from "@lvsq/bus";
 import { OPERATOR_USER, VIEWER_USER } from "@lvsq/config";
 import { LvsqError } from "@lvsq/protocol";
 import { ExitCode } from "@lvsq/runtime";
@@ -8,12 +15,19 @@ import type { Command } from "commander";
 import { loadConfigOrExit } from "../common.js";
 import { type CliIo, ExitWith } from "../io.js";
 
-type NatsConfigOptions = { config: string; operator: string; viewer: string; nkeys?: string };
+type NatsConfigOptions = {
+  config: string;
+  operator: string;
+  viewer: string;
+  nkeys?: string;
+  server?: string;
+  leaf?: string;
+};
 
 export function registerNatsConfig(program: Command, io: CliIo): void {
   program
     .command("nats-config")
-    .summary("print the nats-server users and least-privilege permissions for a fleet")
+    .summary("print nats-server configs for a fleet: users with least privilege, cluster nodes, leaf nodes")
     .description(
       "Prints a nats-server `authorization` block generated from the fleet config, one user per identity:\n" +
         "  probe     publishes only its own votes and status (no probe can vote for another)\n" +
@@ -22,22 +36,33 @@ export function registerNatsConfig(program: Command, io: CliIo): void {
         "  viewer    lvsq status, lvsq explain, dashboards, exporters: reads, never writes\n" +
         "With --nkeys DIR every user logs in with an nkey: DIR/<user>.nk holds its seed (created, mode 0600,\n" +
         "when missing; never overwritten) and the block holds only public keys. Without it, passwords stay out of\n" +
-        "the file: nats-server reads them from its environment, one variable per user.",
+        "the file: nats-server reads them from its environment, one variable per user.\n" +
+        "With --server N it prints instead the whole nats-server.conf of cluster node N, the Nth URL of\n" +
+        "nats.servers (JetStream on, routes to every node on port 6222, leaf nodes on 7422); with --leaf SITE\n" +
+        "the config of a site's leaf node (its probes publish to it; it forwards to every cluster node).",
     )
     .requiredOption("--config <file>", "fleet config (YAML)")
     .option("--operator <user>", "user name for lvsq admin", OPERATOR_USER)
     .option("--viewer <user>", "user name for lvsq status / explain and other read-only clients", VIEWER_USER)
     .option("--nkeys <dir>", "log in with nkeys: read or create DIR/<user>.nk seeds")
+    .option("--server <n>", "print the nats-server.conf of cluster node N (1-based, in nats.servers order)")
+    .option("--leaf <site>", "print the nats-server.conf of SITE's leaf node")
     .addHelpText(
       "after",
       "\nExamples:\n  $ lvsq nats-config --config /etc/lvsq/fleet.yaml --nkeys /root/lvsq-nkeys > /etc/nats/lvsq-users.conf\n" +
         "  # in nats-server.conf:  include ./lvsq-users.conf\n" +
         "  # copy /root/lvsq-nkeys/probe-dc1.nk to probe-dc1's host, the path its creds field names\n" +
         "  $ lvsq nats-config --config /etc/lvsq/fleet.yaml > /etc/nats/lvsq-users.conf   # passwords instead\n" +
-        "  # each agent:           LVSQ_NATS_URL=nats://probe-dc1:$PASSWORD@nats-1:4222 lvsq probe ...",
+        "  # each agent:           LVSQ_NATS_URL=nats://probe-dc1:$PASSWORD@nats-1:4222 lvsq probe ...\n" +
+        "  $ lvsq nats-config --config /etc/lvsq/fleet.yaml --server 2 > /etc/nats/nats-server.conf   # on nats-2\n" +
+        "  $ lvsq nats-config --config /etc/lvsq/fleet.yaml --leaf dc1 > /etc/nats/leaf.conf         # in site dc1",
     )
     .action(async (options: NatsConfigOptions) => {
       const config = await loadConfigOrExit(options.config, io);
+      if (options.server !== undefined || options.leaf !== undefined) {
+        io.stdout(serverConfig(config, options, io));
+        return;
+      }
       const names = { operator: options.operator, viewer: options.viewer };
       const users = fleetPermissions(config, names).map((u) => u.user);
       if (options.nkeys === undefined) {
@@ -68,4 +93,28 @@ export function registerNatsConfig(program: Command, io: CliIo): void {
           : `every user already had a seed in ${options.nkeys}\n`,
       );
     });
+}
+
+/** `--server N` / `--leaf SITE`: a whole nats-server.conf, or a usage error naming what is wrong. */
+function serverConfig(
+  config: Parameters<typeof natsLeafConfig>[0],
+  options: NatsConfigOptions,
+  io: CliIo,
+): string {
+  const fail = (message: string): never => {
+    io.stderr(`error: ${message}\n`);
+    throw new ExitWith(ExitCode.usage);
+  };
+  if (options.server !== undefined && options.leaf !== undefined) fail("--server and --leaf: choose one");
+  if (options.nkeys !== undefined) fail("--nkeys makes the users file; run it without --server / --leaf");
+  try {
+    if (options.leaf !== undefined) return natsLeafConfig(config, options.leaf);
+    const index = Number(options.server);
+    if (!Number.isInteger(index) || index < 1)
+      fail(`--server: expected a node number (1, 2, 3), got "${options.server}"`);
+    return natsClusterNodeConfig(config, index);
+  } catch (error) {
+    if (error instanceof ExitWith) throw error;
+    return fail(error instanceof Error ? error.message : String(error));
+  }
 }
