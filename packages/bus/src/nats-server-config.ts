@@ -16,7 +16,10 @@ export const LEAF_PORT = 7422;
 export function clusterNodes(fleet: NatsFleet): { host: string; port: number }[] {
   return fleet.nats.servers.map((raw) => {
     const url = new URL(raw.replace(/^(tls|ws|wss):/, "nats:"));
-    return { host: url.hostname.replace(/^\[(.*)\]$/, "$1"), port: url.port === "" ? 4222 : Number(url.port) };
+    return {
+      host: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+      port: url.port === "" ? 4222 : Number(url.port),
+    };
   });
 }
 
