@@ -1,4 +1,4 @@
-import type { FleetConfig } from "./normalize.js";
+import type { FleetConfig } from "./fleet-config.js";
 
 /** The NATS user of `lvsq admin` (writes the admin bucket), as `lvsq nats-config` names it by default. */
 export const OPERATOR_USER = "lvsq-operator";

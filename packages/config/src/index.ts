@@ -24,7 +24,7 @@ export {
   STANDALONE_DIRECTOR,
   STANDALONE_PROBE,
   STANDALONE_SITE,
-} from "./normalize.js";
+} from "./fleet-config.js";
 export { FleetConfigInput } from "./schema.js";
 export { Threshold, thresholdCount } from "./threshold.js";
 export { type ImportNote, type ImportResult, renderImport } from "./import/common.js";

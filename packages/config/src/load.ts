@@ -2,7 +2,8 @@ import { readFile } from "node:fs/promises";
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import type { z } from "zod";
 import { type ConfigIssue, ConfigError, formatPath } from "./errors.js";
-import { type FleetConfig, normalizeConfig } from "./normalize.js";
+import type { FleetConfig } from "./fleet-config.js";
+import { normalizeConfig } from "./normalize.js";
 import { FleetConfigInput, IpvsDriverName } from "./schema.js";
 import { knownKeys, suggestKey } from "./suggest.js";
 

@@ -61,6 +61,19 @@ export function seconds(value: number): string {
   return Number.isInteger(value) ? `${value}s` : `${Math.round(value * 1000)}ms`;
 }
 
+/** lvsq's voteTtl must outlast every check interval: three intervals of the slowest check. */
+export function quorumFor(services: Record<string, unknown>): Record<string, string> {
+  let longest = 2;
+  for (const service of Object.values(services)) {
+    const interval = String((service as { check?: { interval?: string } }).check?.interval ?? "2s");
+    longest = Math.max(
+      longest,
+      interval.endsWith("ms") ? Number(interval.slice(0, -2)) / 1000 : Number(interval.slice(0, -1)),
+    );
+  }
+  return { voteTtl: seconds(Math.max(6, longest * 3)) };
+}
+
 /**
  * The config as YAML, with a header naming the source and every note as a comment: global ones at the top,
  * a service's just above it.

@@ -1,34 +1,15 @@
-import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { endpoint, type ImportNote, type ImportResult, type Source, seconds, serviceId } from "./common.js";
-import { quorumFor } from "./keepalived.js";
+import { type ImportNote, type ImportResult, quorumFor, type Source, seconds, serviceId } from "./common.js";
+import { convertCheck } from "./ldirectord-checks.js";
+import {
+  GATES,
+  type Option,
+  parseReal,
+  type Real,
+  readLdirectord,
+  type Virtual,
+} from "./ldirectord-syntax.js";
 
-type Option = { key: string; value: string; at: Source };
-type Virtual = { target: string; at: Source; options: Option[] };
-
-const GATES: Record<string, string> = { gate: "dr", masq: "nat", ipip: "tunnel" };
-/** ldirectord's default `service` by virtual port. */
-const SERVICE_BY_PORT: Record<number, string> = {
-  21: "ftp",
-  25: "smtp",
-  53: "dns",
-  80: "http",
-  110: "pop",
-  119: "nntp",
-  143: "imap",
-  389: "ldap",
-  443: "https",
-  587: "submission",
-  636: "ldaps",
-  993: "imaps",
-  995: "pops",
-  1521: "oracle",
-  1812: "radius",
-  3128: "http_proxy",
-  3306: "mysql",
-  5432: "pgsql",
-  5060: "sip",
-};
 const NOTED_GLOBALS = new Set([
   "autoreload",
   "logfile",
@@ -55,25 +36,7 @@ const NOTED_GLOBALS = new Set([
  */
 export function importLdirectord(path: string): ImportResult {
   const file = resolve(path);
-  const globals: Option[] = [];
-  const virtuals: Virtual[] = [];
-  readFileSync(file, "utf8")
-    .split(/\r?\n/)
-    .forEach((raw, i) => {
-      const at = { file, line: i + 1 };
-      const text = raw.replace(/(^|\s)#.*$/, "").trimEnd();
-      if (text.trim() === "") return;
-      const match = /^(\s*)([A-Za-z0-9_]+)\s*=\s*(.*)$/.exec(text);
-      if (!match) {
-        globals.push({ key: "?", value: text.trim(), at });
-        return;
-      }
-      const option = { key: match[2]!.toLowerCase(), value: match[3]!.trim(), at };
-      if (option.key === "virtual" || option.key === "virtual6")
-        virtuals.push({ target: option.value, at, options: [] });
-      else if (match[1] !== "" && virtuals.length > 0) virtuals.at(-1)!.options.push(option);
-      else globals.push(option);
-    });
+  const { globals, virtuals } = readLdirectord(file);
   const notes: ImportNote[] = [];
   for (const g of globals) {
     if (g.key === "?") notes.push({ service: undefined, at: g.at, text: `not understood: ${g.value}` });
@@ -166,180 +129,4 @@ function convertVirtual(
   const port = fwmark === undefined ? Number(virtual.target.split(":").at(-1)) : undefined;
   out.check = convertCheck(virtual, port, protocol, get, options, parsed, note);
   return out;
-}
-
-type Real = {
-  address: string;
-  forwarding: string;
-  weight: number;
-  request?: string;
-  receive?: string;
-  lower?: number;
-  upper?: number;
-};
-
-/** `real=ip[:port][->ip2] gate|masq|ipip [weight] ["request", "receive"] [l:N] [u:N]`. */
-function parseReal(option: Option, note: (at: Source, text: string) => void): Real[] {
-  const quoted = [...option.value.matchAll(/"([^"]*)"/g)].map((m) => m[1]!);
-  const words = option.value
-    .replace(/"[^"]*"/g, " ")
-    .split(/[\s,]+/)
-    .filter(Boolean);
-  const [target, gate, ...rest] = words;
-  const forwarding = GATES[gate ?? "gate"] ?? "dr";
-  let weight = 1;
-  let lower: number | undefined;
-  let upper: number | undefined;
-  for (const word of rest) {
-    if (/^\d+$/.test(word)) weight = Number(word);
-    else if (/^l:\d+$/.test(word)) lower = Number(word.slice(2));
-    else if (/^u:\d+$/.test(word)) upper = Number(word.slice(2));
-  }
-  const range = /^(\d+\.\d+\.\d+\.)(\d+)->(\d+\.\d+\.\d+\.)(\d+)(:\d+)?$/.exec(target ?? "");
-  const extra = {
-    forwarding,
-    weight,
-    ...(lower !== undefined ? { lower } : {}),
-    ...(upper !== undefined ? { upper } : {}),
-  };
-  const check = {
-    ...(quoted[0] !== undefined ? { request: quoted[0] } : {}),
-    ...(quoted[1] !== undefined ? { receive: quoted[1] } : {}),
-  };
-  if (range && range[1] === range[3]) {
-    const from = Number(range[2]);
-    const to = Number(range[4]);
-    return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => ({
-      address: `${range[1]}${from + i}${range[5] ?? ""}`,
-      ...extra,
-      ...check,
-    }));
-  }
-  if (!target || /[a-z]/i.test(target.split(":")[0]!.replace(/\[.*\]/, ""))) {
-    note(option.at, `real=${option.value}: host names are not resolved by lvsq; write the address`);
-    return [];
-  }
-  return [
-    {
-      address: target.startsWith("[") || !target.includes("::") ? target : endpoint(target, undefined),
-      ...extra,
-      ...check,
-    },
-  ];
-}
-
-function convertCheck(
-  virtual: Virtual,
-  port: number | undefined,
-  protocol: string,
-  get: (key: string) => string | undefined,
-  options: Map<string, Option>,
-  reals: Real[],
-  note: (at: Source, text: string) => void,
-): Record<string, unknown> {
-  const at = options.get("checktype")?.at ?? virtual.at;
-  const type = get("checktype") ?? "negotiate";
-  const service = get("service") ?? (port !== undefined ? SERVICE_BY_PORT[port] : undefined) ?? "none";
-  const interval = Number(get("checkinterval") ?? 10);
-  const negotiate = type === "negotiate" || /^\d+$/.test(type);
-  let timeout = Number(
-    negotiate
-      ? (get("negotiatetimeout") ?? get("checktimeout") ?? 30)
-      : (get("checktimeout") ?? get("negotiatetimeout") ?? 5),
-  );
-  if (timeout >= interval) {
-    note(
-      at,
-      `timeout ${timeout}s is not shorter than checkinterval ${interval}s; lvsq needs it shorter: set to ${interval / 2}s`,
-    );
-    timeout = interval / 2;
-  }
-  const base: Record<string, unknown> = {
-    interval: seconds(interval),
-    timeout: seconds(timeout),
-    rise: 1,
-    fall: Number(get("failurecount") ?? 1),
-  };
-  const checkport = get("checkport");
-  if (checkport) base.port = Number(checkport);
-  const request = reals[0]?.request ?? get("request");
-  const receive = reals[0]?.receive ?? get("receive");
-  if (reals.some((r) => r.request !== reals[0]?.request || r.receive !== reals[0]?.receive)) {
-    note(
-      at,
-      "per-real-server request/receive differ: lvsq runs one check per service (the first real server's)",
-    );
-  }
-  if (/^\d+$/.test(type))
-    note(at, `checktype ${type} (connect, with a negotiate every ${type}): always negotiates here`);
-  if (type === "on") return { type: "exec", ...base, command: ["true"] };
-  if (type === "off") {
-    note(at, "checktype off keeps every real server out; lvsq checks them with exec [false]");
-    return { type: "exec", ...base, command: ["false"] };
-  }
-  if (type === "ping" || (type === "connect" && protocol === "udp")) {
-    delete base.port;
-    return { type: "icmp", ...base };
-  }
-  if (type === "connect") return { type: "tcp", ...base };
-  if (type === "external" || type === "external-perl") {
-    const command = get("checkcommand") ?? "/bin/true";
-    const [vip, vport] =
-      port !== undefined
-        ? [virtual.target.replace(/:\d+$/, "").replace(/^\[|\]$/g, ""), String(port)]
-        : [virtual.target, "0"];
-    // ldirectord passes VIP, VPORT, RIP and RPORT as arguments; lvsq passes the real server in the environment.
-    return {
-      type: "exec",
-      ...base,
-      command: ["sh", "-c", `exec ${command} ${vip} ${vport} "$LVSQ_RS_HOST" "$LVSQ_RS_PORT"`],
-    };
-  }
-  const path = request === undefined ? "/" : request.startsWith("/") ? request : `/${request}`;
-  switch (service) {
-    case "http":
-    case "https": {
-      const check: Record<string, unknown> = { type: service, ...base, path };
-      if (receive) check.expectBody = receive;
-      const method = get("httpmethod");
-      if (method) check.method = method.toUpperCase();
-      const host = get("virtualhost");
-      if (host) check.host = host;
-      if (service === "https") check.tlsVerify = false;
-      return check;
-    }
-    case "smtp":
-    case "submission":
-      return { type: "smtp", ...base };
-    case "dns":
-      if (!request) note(at, "a dns check without request: asking for the root (.) SOA");
-      return {
-        type: "dns",
-        ...base,
-        query: request ?? ".",
-        queryType: request ? "A" : "SOA",
-        ...(receive ? { expectAnswer: receive } : {}),
-      };
-    case "simpletcp": {
-      if (receive && /[\\^$.*+?()[\]{}|]/.test(receive))
-        note(
-          at,
-          `receive "${receive}" is a regular expression in ldirectord; lvsq's tcp expect is a plain substring`,
-        );
-      return {
-        type: "tcp",
-        ...base,
-        ...(request ? { send: request.replaceAll("\\n", "\n") } : {}),
-        ...(receive ? { expect: receive } : {}),
-      };
-    }
-    case "none":
-      return { type: "exec", ...base, command: ["true"] };
-    default:
-      note(
-        at,
-        `service ${service}: lvsq has no ${service} check; checking that the port accepts connections (tcp)`,
-      );
-      return { type: "tcp", ...base };
-  }
 }
