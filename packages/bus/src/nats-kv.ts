@@ -5,7 +5,7 @@ import { type NatsConnection, nanos, TimeoutError } from "@nats-io/transport-nod
 import type { Logger } from "pino";
 import { busUnavailable, KvConflictError } from "./errors.js";
 import { decodeJson, encodeJson, errorText } from "./inbound.js";
-import type { Kv, KvBucketOptions, KvChange, KvEntry, KvWatcher } from "./types.js";
+import type { Kv, KvBucketOptions, KvChange, KvEntry, KvStatus, KvWatcher } from "./types.js";
 
 /** What a NatsKv needs from its bus: the live connection (replaced if the bus has to dial again). */
 export interface KvHost {
@@ -114,12 +114,30 @@ export class NatsKv implements Kv {
     return this.guard(`delete ${key}`, (kv) => kv.delete(key, previous), key);
   }
 
+  /**
+   * `kv.keys()` is a consumer read to its end, with no deadline of its own: on a JetStream stall it would
+   * wait forever, and so would a lease round awaiting it. It gets the bus's KV timeout like every call.
+   */
   keys(filter = ">"): Promise<string[]> {
     return this.guard("keys", async (kv) => {
       const found: string[] = [];
-      for await (const key of await kv.keys(filter)) found.push(key);
-      return found;
+      let iterator: { stop(): void } | undefined;
+      const read = (async () => {
+        const keys = await kv.keys(filter);
+        iterator = keys;
+        for await (const key of keys) found.push(key);
+        return found;
+      })();
+      try {
+        return await withDeadline(read, this.host.kvTimeoutMs, `kv ${this.bucket} keys`);
+      } finally {
+        iterator?.stop();
+      }
     });
+  }
+
+  status(): Promise<KvStatus> {
+    return this.guard("status", async (kv) => kvStatusOf(await kv.status()));
   }
 
   async watch(
@@ -139,6 +157,10 @@ export class NatsKv implements Kv {
       return await run(await this.open());
     } catch (error) {
       if (error instanceof LvsqError) throw error;
+      // The bucket's stream is gone (lost with its node's disk, deleted): open it again next time, which
+      // makes a new one, instead of failing on the old handle forever.
+      if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound)
+        this.opened = undefined;
       if (
         conflictKey !== undefined &&
         error instanceof JetStreamApiError &&
@@ -161,6 +183,8 @@ export class NatsKv implements Kv {
  */
 class NatsWatcher implements KvWatcher {
   private lastRevision = 0;
+  /** The stream the revisions belong to: a recreated bucket restarts its sequence. */
+  private streamCreatedAt: number | undefined;
   private stopped = false;
   private iterator: { stop(): void } | undefined;
   private readonly offReconnect: () => void;
@@ -175,10 +199,26 @@ class NatsWatcher implements KvWatcher {
   }
 
   async start(kv: KV, updatesOnly: boolean): Promise<void> {
+    const status = kvStatusOf(await kv.status());
+    const restarted =
+      this.streamCreatedAt !== undefined &&
+      (status.createdAt !== this.streamCreatedAt || status.lastRevision < this.lastRevision);
+    if (restarted) {
+      // Revisions from the old stream mean nothing in the new one: skipping "seen" ones would skip all.
+      this.host.logger.warn(
+        { bucket: this.owner.bucket, lastRevision: this.lastRevision, now: status.lastRevision },
+        "bus: kv bucket was recreated (its sequence restarted); watching it from the start",
+      );
+      this.lastRevision = 0;
+    }
+    this.streamCreatedAt = status.createdAt;
     const resumeFrom = this.lastRevision > 0 ? this.lastRevision + 1 : 0;
+    const replayAll = restarted;
     const iterator = await kv.watch({
       key: this.filter,
-      ...(resumeFrom > 0 ? { resumeFromRevision: resumeFrom } : { include: updatesOnly ? "updates" : "" }),
+      ...(resumeFrom > 0
+        ? { resumeFromRevision: resumeFrom }
+        : { include: updatesOnly && !replayAll ? "updates" : "" }),
     });
     if (this.stopped) {
       iterator.stop();
@@ -188,7 +228,7 @@ class NatsWatcher implements KvWatcher {
     this.iterator = iterator;
     void (async () => {
       try {
-        await this.consume(iterator, resumeFrom);
+        await this.consume(iterator, replayAll ? -1 : resumeFrom);
       } catch (error) {
         this.host.logger.warn({ bucket: this.owner.bucket, err: errorText(error) }, "bus: kv watch failed");
       }
@@ -201,6 +241,7 @@ class NatsWatcher implements KvWatcher {
     })();
   }
 
+  /** `resumeFrom` 0 = initial values then updates; -1 = a restarted stream, every entry delivered. */
   private async consume(iterator: AsyncIterable<KvWatchEntry>, resumeFrom: number): Promise<void> {
     for await (const entry of iterator) {
       if (this.stopped || entry.revision <= this.lastRevision) continue;
@@ -247,4 +288,23 @@ class NatsWatcher implements KvWatcher {
       }
     }
   }
+}
+
+function kvStatusOf(status: Awaited<ReturnType<KV["status"]>>): KvStatus {
+  const info = status.streamInfo;
+  return {
+    createdAt: Date.parse(info.created) || 0,
+    lastRevision: info.state.last_seq,
+    ttlMs: status.ttl,
+  };
+}
+
+/** Rejects with LvsqError `bus_timeout` when `work` takes longer than `ms`. */
+function withDeadline<T>(work: Promise<T>, ms: number, label: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new LvsqError("bus_timeout", `${label}: no answer in ${ms} ms`)), ms);
+  });
+  work.catch(() => {});
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
