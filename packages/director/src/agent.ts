@@ -52,12 +52,15 @@ export class DirectorAgent {
   readonly notifier: Notifier;
   /** Set once the pair (if any) has started: before that a paired director has no role to report yet. */
   private begun = false;
-  private adminWatch: AdminWatch | undefined;
+  /** Operators' overrides; undefined in standalone mode (`lvsq run` reads its admin file instead). */
+  private readonly adminWatch: AdminWatch | undefined;
+  private readonly clock: () => number;
 
   private constructor(private readonly options: DirectorOptions) {
     this.config = options.config;
     this.now = options.now ?? Date.now;
     this.startedAt = this.now();
+    this.clock = options.clock ?? options.now ?? (() => performance.now());
     this.state = initialState(this.config, options.directorId);
     this.owned = ownedServiceKeys(this.config);
     this.intake = new VoteIntake(this.counts, options.metrics, options.logger, this.now);
@@ -85,9 +88,24 @@ export class DirectorAgent {
         logger: options.logger,
         host: this.pairHost(),
         now: this.now,
+        clock: this.clock,
+        ...(options.incarnation !== undefined ? { incarnation: options.incarnation } : {}),
         ...(options.pairPollMs !== undefined ? { pollMs: options.pairPollMs } : {}),
       });
     }
+    if (!options.standalone)
+      this.adminWatch = new AdminWatch({
+        bus: options.bus,
+        cluster: this.config.cluster,
+        apply: (command) => void this.admin(command),
+        logger: options.logger,
+        clock: this.clock,
+        ...(options.adminRefreshMs !== undefined ? { refreshMs: options.adminRefreshMs } : {}),
+        // An unpaired director held its decisions while it lacked the overrides: apply the current ones now.
+        onCurrent: () => {
+          if (!this.pairing && this.begun && !this.stopped) this.submit(this.state.desired, 0);
+        },
+      });
     this.notifier = new Notifier({
       config: () => this.config,
       directorId: options.directorId,
@@ -143,15 +161,23 @@ export class DirectorAgent {
         onError: (e) => logger.debug({ err: e }, "cannot read connection counts"),
       }),
     );
+    // The overrides before the lease: a director that would lead without them would decide without them.
+    await this.adminWatch?.start();
     await this.pairing?.start();
     this.begun = true;
     this.roleLog.note();
     const offStatus = bus.onStatus((status) => this.roleLog.busStatus(status.type));
     this.timers.push({ stop: offStatus });
-    if (!this.options.standalone) {
-      this.adminWatch = new AdminWatch(bus, config.cluster, (command) => void this.admin(command), logger);
-      await this.adminWatch.start();
-    }
+  }
+
+  /** Whether this director has a complete, current view of the admin overrides (always, standalone). */
+  overridesCurrent(): boolean {
+    return this.adminWatch?.current() ?? true;
+  }
+
+  /** One full re-read of the admin overrides (simulations drive it; otherwise it runs on its timer). */
+  async refreshAdmin(): Promise<void> {
+    await this.adminWatch?.refresh();
   }
 
   /** Feeds one engine input and acts on the result (events out, apply when the desired table changed). */
@@ -159,7 +185,8 @@ export class DirectorAgent {
     const result = step(this.state, input);
     this.state = result.state;
     // A follower keeps deciding (so a takeover decides at once) but only the leader announces decisions.
-    const decides = !this.pairing || this.pairing.mayDecide();
+    // Without a complete, current view of the admin overrides nobody decides (a disabled server would return).
+    const decides = this.pairing ? this.pairing.mayDecide() : this.overridesCurrent();
     for (const event of result.events) {
       if (decides) this.emit(event);
       else this.options.logger.debug({ event: event.type, service: event.service }, "follower decision");
@@ -281,6 +308,7 @@ export class DirectorAgent {
       submit: (table, epoch) => (this.stopped ? undefined : this.submit(table, epoch)),
       now: this.now,
       emit: (event) => this.emit(event),
+      overridesCurrent: () => this.overridesCurrent(),
     });
   }
 
