@@ -17,10 +17,13 @@ export interface KvHost {
 }
 
 const WATCH_RETRY_MS = 1_000;
+const REOPEN_MS = 2_000;
 
 /** JetStream KV behind the Kv interface: bucket TTL via max_age only (2.9 ignores per-key TTLs). */
 export class NatsKv implements Kv {
-  private opened: { nc: NatsConnection; kv: KV } | undefined;
+  private opened: { nc: NatsConnection; kv: KV; at: number } | undefined;
+  private streamCreatedAt: number | undefined;
+  private readonly watchers = new Set<NatsWatcher>();
 
   constructor(
     private readonly host: KvHost,
@@ -60,6 +63,9 @@ export class NatsKv implements Kv {
     }
     const ttlMs = this.options.ttlMs ?? 0;
     const status = await kv.status();
+    const createdAt = kvStatusOf(status).createdAt;
+    const recreated = this.streamCreatedAt !== undefined && createdAt !== this.streamCreatedAt;
+    this.streamCreatedAt = createdAt;
     const config = status.streamInfo.config;
     const current = config.num_replicas || 1;
     const rescale = current !== replicas && (configured || replicas > current);
@@ -80,7 +86,9 @@ export class NatsKv implements Kv {
         "bus: kv bucket settings changed",
       );
     }
-    this.opened = { nc, kv };
+    this.opened = { nc, kv, at: Date.now() };
+    // A new stream under the old name: the watches' consumers died with the old one, maybe silently.
+    if (recreated) for (const watcher of this.watchers) watcher.restart();
     return kv;
   }
 
@@ -145,8 +153,11 @@ export class NatsKv implements Kv {
     handler: (change: KvChange) => void,
     options: { updatesOnly?: boolean } = {},
   ): Promise<KvWatcher> {
-    const watcher = new NatsWatcher(this, filter ?? ">", handler, this.host);
+    const watcher = new NatsWatcher(this, filter ?? ">", handler, this.host, () =>
+      this.watchers.delete(watcher),
+    );
     await this.guard("watch", (kv) => watcher.start(kv, options.updatesOnly ?? false));
+    this.watchers.add(watcher);
     return watcher;
   }
 
@@ -157,10 +168,6 @@ export class NatsKv implements Kv {
       return await run(await this.open());
     } catch (error) {
       if (error instanceof LvsqError) throw error;
-      // The bucket's stream is gone (lost with its node's disk, deleted): open it again next time, which
-      // makes a new one, instead of failing on the old handle forever.
-      if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound)
-        this.opened = undefined;
       if (
         conflictKey !== undefined &&
         error instanceof JetStreamApiError &&
@@ -169,6 +176,12 @@ export class NatsKv implements Kv {
       ) {
         throw new KvConflictError(this.bucket, conflictKey, error.message, { cause: error });
       }
+      // The bucket's stream may be gone (lost with its node's disk, deleted): a write to it then fails as
+      // "jetstream is not enabled" (no responders), just like during a stream leader election. Open it again
+      // (which makes a missing one) at most every REOPEN_MS, instead of failing on the old handle forever.
+      const streamGone =
+        error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound;
+      if (this.opened && (streamGone || Date.now() - this.opened.at >= REOPEN_MS)) this.opened = undefined;
       if (error instanceof TimeoutError) {
         throw new LvsqError("bus_timeout", `${label}: ${error.message}`, { cause: error });
       }
@@ -194,8 +207,14 @@ class NatsWatcher implements KvWatcher {
     private readonly filter: string,
     private readonly handler: (change: KvChange) => void,
     private readonly host: KvHost,
+    private readonly onStop: () => void,
   ) {
     this.offReconnect = host.onReconnect(() => void this.resume());
+  }
+
+  /** Its bucket was made again: start over on the new stream (`start` notices the restarted sequence). */
+  restart(): void {
+    if (!this.stopped) void this.resume();
   }
 
   async start(kv: KV, updatesOnly: boolean): Promise<void> {
@@ -263,6 +282,7 @@ class NatsWatcher implements KvWatcher {
 
   stop(): void {
     this.stopped = true;
+    this.onStop();
     this.offReconnect();
     this.iterator?.stop();
   }
