@@ -37,6 +37,7 @@ export interface MemoryNetwork {
   setKvFaultHook(hook: KvFaultHook | undefined): void;
   /** One bucket failing alone (its stream without a leader, or stalled), while everything else works. */
   setBucketFault(bucket: string, fault: BucketFault): void;
+  bucketFault(bucket: string): BucketFault;
   /** The bucket is lost and made again: empty, sequence restarted, a new identity. */
   resetBucket(bucket: string): void;
   /** A client's KV watches die without a word (their consumer's node went away). */
@@ -107,6 +108,10 @@ export class MemoryNetworkImpl implements MemoryNetwork, ClientNetwork {
 
   setBucketFault(bucket: string, fault: BucketFault): void {
     this.bucket(bucket, {}).setFault(fault);
+  }
+
+  bucketFault(bucket: string): BucketFault {
+    return this.buckets.get(bucket)?.fault ?? "ok";
   }
 
   resetBucket(bucket: string): void {

@@ -208,7 +208,7 @@ export class PairCoordinator {
     let result: Awaited<ReturnType<Lease["acquire"]>>;
     try {
       // Above every term seen: epochs keep growing even when the lease bucket's sequence restarted.
-      result = await lease.acquire(this.records.maxEpoch + 1);
+      result = await lease.acquire(this.records.nextTermFloor);
     } catch (error) {
       return this.isolate(`lease unavailable: ${message(error)}`);
     }
@@ -266,6 +266,9 @@ export class PairCoordinator {
       "pair: a bucket's sequence restarted; forgetting its revisions",
     );
     this.records.restart(epoch, buckets.includes("desired"));
+    // The old lease key vanished early, not by expiry: its holder may believe in it for one more lease time.
+    if (buckets.includes("leases") && this.currentRole !== "leader")
+      this.holdOffUntil = Math.max(this.holdOffUntil, this.options.clock() + this.options.ttlMs);
     if (buckets.includes("desired")) this.publisher!.forgetRevisions();
     this.lastRefreshAt = Number.NEGATIVE_INFINITY;
     if (this.mayDecide()) this.publisher!.mark(Object.keys(host.config().services));

@@ -15,6 +15,8 @@ export class LeaderRecords {
   private readonly records = new Map<string, DesiredRecord>();
   private readonly revisions = new Map<string, number>();
   private epochSeen = 0;
+  /** The highest epoch ever seen, never lowered (not even by a restart): the floor of this director's terms. */
+  private epochEver = 0;
 
   constructor(
     private readonly cluster: string,
@@ -23,6 +25,11 @@ export class LeaderRecords {
 
   get maxEpoch(): number {
     return this.epochSeen;
+  }
+
+  /** One above every epoch this director has ever seen: the lowest epoch a term it takes may have. */
+  get nextTermFloor(): number {
+    return Math.max(this.epochEver, this.epochSeen) + 1;
   }
 
   /** The highest epoch among the records held (what a follower applying them has applied). */
@@ -50,6 +57,7 @@ export class LeaderRecords {
    * keeps their tables), and the newest epoch is what the lease says now (`epoch`, 0 if nobody holds it).
    */
   restart(epoch: number, forgetRevisions: boolean): void {
+    this.epochEver = Math.max(this.epochEver, this.epochSeen);
     this.records.clear();
     if (forgetRevisions) this.revisions.clear();
     this.epochSeen = epoch;

@@ -70,7 +70,15 @@ export type SimDirector = {
   applies: { at: number; digest: string }[];
 };
 
-export type SimWrite = { revision: number; key: string; epoch: number; leader: string; rogue: boolean };
+export type SimWrite = {
+  revision: number;
+  key: string;
+  epoch: number;
+  leader: string;
+  rogue: boolean;
+  /** How many times the desired bucket had been reset when this was written (revisions restart). */
+  generation: number;
+};
 
 export class PairSim {
   now = 1_000_000;
@@ -85,6 +93,7 @@ export class PairSim {
   private observerKv: Kv | undefined;
   private seq = 0;
   private incarnations = 0;
+  private desiredGeneration = 0;
   private readonly logger = createLogger({ level: "silent" });
 
   constructor(options: { directors?: readonly string[]; leaseTtl?: string } = {}) {
@@ -113,6 +122,7 @@ export class PairSim {
           epoch: parsed.data.epoch,
           leader: parsed.data.leader,
           rogue: parsed.data.leader === ROGUE,
+          generation: this.desiredGeneration,
         });
     });
     for (const id of this.config.directors.map((d) => d.id)) {
@@ -212,6 +222,13 @@ export class PairSim {
       },
       reasons: [],
     });
+    await this.settle();
+  }
+
+  /** The bucket is lost and made again (see MemoryNetwork.resetBucket); writes are tracked per generation. */
+  async resetBucket(bucket: string): Promise<void> {
+    if (bucket === buckets.desired(this.config.cluster)) this.desiredGeneration++;
+    this.network.resetBucket(bucket);
     await this.settle();
   }
 
