@@ -1,10 +1,13 @@
 import type { BusStatus, KvChange } from "@lvsq/bus";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { VoteBatch as VoteBatchSchema } from "@lvsq/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type NatsServerHandle, startNatsServer } from "../harness/nats.js";
 import { batch, busOpener, waitFor } from "./bus-nats-kit.js";
 
-// The bus when the server fails: killed and restarted, not there yet at start, hung (answers no pings).
+// The bus when the server fails: killed and restarted, not there yet at start, hung (answers no pings), a
+// bucket lost and made again (its sequence restarts).
 describe("bus on a real nats-server that fails", () => {
   let server: NatsServerHandle;
   const { open, closeAll } = busOpener(() => server);
@@ -126,5 +129,33 @@ describe("bus on a real nats-server that fails", () => {
       bus.publish("t.hung", batch(2));
       return seen.length > before;
     });
+  });
+
+  it("a bucket lost and made again: writes re-make it, and a watch starts over at the new sequence", async () => {
+    const bus = await open("reset");
+    const kv = await bus.kv("lvsq_e2e_reset");
+    const changes: KvChange[] = [];
+    await kv.watch(undefined, (change) => changes.push(change), { updatesOnly: true });
+    for (const key of ["a", "b", "c"]) await kv.put(key, { key });
+    await waitFor("three watch events", () => changes.length === 3);
+    const createdBefore = (await kv.status()).createdAt;
+    const admin = await connect({ servers: server.url, name: "reset-admin" });
+    try {
+      await (await jetstreamManager(admin)).streams.delete("KV_lvsq_e2e_reset");
+    } finally {
+      await admin.close();
+    }
+    // The first write after the loss fails on the old handle; the next one makes the bucket again.
+    await waitFor("bucket writable again", async () => {
+      try {
+        return (await kv.put("x", { key: "x" })) === 1;
+      } catch {
+        return false;
+      }
+    });
+    expect((await kv.status()).createdAt).not.toBe(createdBefore);
+    // Revision 1 is below every revision the watch had delivered: it must not be skipped as seen.
+    await waitFor("the new stream's write delivered", () => changes.some((c) => c.key === "x"), 15_000);
+    expect(changes.find((c) => c.key === "x")).toMatchObject({ revision: 1, operation: "PUT" });
   });
 });

@@ -6,6 +6,9 @@ export {
   type Delivery,
   type FaultDecision,
   type FaultHook,
+  type KvFault,
+  type KvFaultHook,
+  type KvOp,
   type MemoryNetwork,
   type MemoryNetworkOptions,
 } from "./memory-network.js";
@@ -32,6 +35,7 @@ export type {
   KvChange,
   KvEntry,
   KvOperation,
+  KvStatus,
   KvWatcher,
   SubscribeOptions,
 } from "./types.js";

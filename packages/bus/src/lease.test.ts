@@ -9,15 +9,20 @@ async function setup() {
   let now = 5_000_000;
   const network = createMemoryNetwork({ now: () => now, manualDelivery: true });
   const clock = () => now;
-  const open = async (name: string) => {
-    const kv = await network.connect(name).kv("lvsq_t_leases", { ttlMs: TTL_MS });
-    return createLease(kv, "edge", name, TTL_MS, { now: clock });
+  let wall = 7_000_000;
+  const open = async (name: string, holder = name, ttlMs = TTL_MS) => {
+    const kv = await network.connect(name).kv("lvsq_t_leases", { ttlMs });
+    return createLease(kv, "edge", holder, ttlMs, { now: () => wall, clock });
   };
   return {
     network,
     open,
     advance: (ms: number) => {
       now += ms;
+    },
+    /** The wall clock alone steps (NTP, an operator): the monotonic clock does not. */
+    stepWall: (ms: number) => {
+      wall += ms;
     },
   };
 }
@@ -46,16 +51,71 @@ describe("lease", () => {
     expect(await a.acquire()).toEqual({ acquired: false, holder: "lvs-b", epoch: 7 });
   });
 
-  it("a restarted holder re-acquires its own record with a new epoch; release hands over at once", async () => {
-    const { open } = await setup();
+  it("another incarnation of the same id waits for the key to expire; release hands over at once", async () => {
+    const { open, advance } = await setup();
     const first = await open("lvs-a");
-    await first.acquire();
-    const restarted = await open("lvs-a");
-    expect(await restarted.acquire()).toEqual({ acquired: true, epoch: 2 });
-    expect(await first.renew()).toBe(false); // the old incarnation is fenced off
+    expect(await first.acquire()).toEqual({ acquired: true, epoch: 1 });
+    const restarted = await open("lvs-a2", "lvs-a");
+    // The old process may still be alive (hung, or a replacement started early): it is not fenced off.
+    expect(await restarted.acquire()).toEqual({ acquired: false, holder: "lvs-a", epoch: 1 });
+    expect(await first.renew()).toBe(true);
+    expect(first.isHeld()).toBe(true);
+    advance(TTL_MS + 1);
+    expect(await restarted.acquire()).toEqual({ acquired: true, epoch: 3 });
+    expect(await first.renew()).toBe(false);
     const b = await open("lvs-b");
     await restarted.release();
-    expect(await b.acquire()).toEqual({ acquired: true, epoch: 4 });
+    expect(await b.acquire()).toEqual({ acquired: true, epoch: 5 });
+  });
+
+  it("the same process takes its own record back (after an isolation) with a new epoch", async () => {
+    const { open } = await setup();
+    const a = await open("lvs-a");
+    await a.acquire();
+    expect(await a.acquire()).toEqual({ acquired: true, epoch: 2 });
+  });
+
+  it("a renewal that timed out but landed keeps the term (no new epoch, no lost lease)", async () => {
+    const { network, open, advance } = await setup();
+    const a = await open("lvs-a");
+    expect(await a.acquire()).toEqual({ acquired: true, epoch: 1 });
+    network.setKvFaultHook((op) => (op.op === "update" ? "reply-lost" : "ok"));
+    advance(500);
+    await expect(a.renew()).rejects.toMatchObject({ code: "bus_timeout" });
+    network.setKvFaultHook(undefined);
+    advance(500);
+    expect(await a.renew()).toBe(true);
+    expect(a.epoch).toBe(1);
+    expect(await a.read()).toMatchObject({ holder: "lvs-a", epoch: 1, revision: 3 });
+  });
+
+  it("the epoch of a new term is at least the floor (a recreated bucket restarts its sequence)", async () => {
+    const { network, open } = await setup();
+    const a = await open("lvs-a");
+    expect(await a.acquire(96)).toEqual({ acquired: true, epoch: 96 });
+    const b = await open("lvs-b");
+    expect(await b.read()).toMatchObject({ holder: "lvs-a", epoch: 96, revision: 1 });
+    expect(await a.renew()).toBe(true);
+    expect(await b.read()).toMatchObject({ epoch: 96, revision: 2 });
+    network.resetBucket("lvsq_t_leases");
+    expect(await a.renew()).toBe(false); // its revision is gone with the old stream
+    expect(await b.acquire(97)).toEqual({ acquired: true, epoch: 97 });
+  });
+
+  it("the local deadline runs on the monotonic clock and never past the bucket's actual max age", async () => {
+    const { open, advance, stepWall } = await setup();
+    const slow = await open("lvs-a", "lvs-a", 10_000);
+    await slow.acquire();
+    // A partner with a 3 s lease time opens the bucket after it (a rolling lease time change).
+    const fast = await open("lvs-b", "lvs-b", 3_000);
+    expect(await slow.renew()).toBe(true);
+    expect(slow.effectiveTtlMs).toBe(3_000);
+    stepWall(-60_000);
+    advance(2_999);
+    expect(slow.isHeld()).toBe(true);
+    advance(1);
+    expect(slow.isHeld()).toBe(false); // the key is gone from the bucket: so is the belief in holding it
+    expect((await fast.acquire()).acquired).toBe(true);
   });
 
   it("renew throws (outcome unknown) while partitioned, and isHeld() runs out by the local clock", async () => {
@@ -80,7 +140,7 @@ describe("lease", () => {
       fc.asyncProperty(fc.array(step, { maxLength: 60 }), async (steps) => {
         const { network, open, advance } = await setup();
         const names = ["d0", "d1", "d2"];
-        const leases = await Promise.all(names.map(open));
+        const leases = await Promise.all(names.map((name) => open(name)));
         let highestEpoch = 0;
         for (const { who, op, advanceMs } of steps) {
           advance(advanceMs);

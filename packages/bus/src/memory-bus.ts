@@ -4,7 +4,7 @@ import type { ZodType } from "zod";
 import { busUnavailable } from "./errors.js";
 import { decodeJson, encodeJson, errorText, Inbound } from "./inbound.js";
 import type { MemoryBucket } from "./memory-kv.js";
-import { type KvClient, MemoryKv, type MemoryWatcher } from "./memory-kv-client.js";
+import { type KvClient, type KvFault, type KvOp, MemoryKv, type MemoryWatcher } from "./memory-kv-client.js";
 import type {
   Bus,
   BusStats,
@@ -42,6 +42,7 @@ export interface ClientNetwork {
   addTarget(target: Target): () => void;
   dropClient(client: MemoryBusClient): void;
   bucket(name: string, options: KvBucketOptions): MemoryBucket;
+  kvFault(op: KvOp): KvFault;
 }
 
 /** One client of a MemoryNetwork: the same semantics as the NATS bus, in process. */
@@ -130,7 +131,18 @@ export class MemoryBusClient implements Bus, KvClient {
 
   async kv(bucket: string, options: KvBucketOptions = {}): Promise<Kv> {
     this.assertConnected(`kv ${bucket}`);
-    return new MemoryKv(this, this.network.bucket(bucket, options));
+    const store = this.network.bucket(bucket, options);
+    if (store.fault === "unavailable") throw busUnavailable(`kv ${bucket} (bucket unavailable)`);
+    return new MemoryKv(this, store);
+  }
+
+  kvFault(op: KvOp): KvFault {
+    return this.network.kvFault(op);
+  }
+
+  /** Every watch of this client dies silently (until the next reconnect re-creates it). */
+  killWatchers(): void {
+    for (const watcher of this.watchers) watcher.kill();
   }
 
   onStatus(listener: (status: BusStatus) => void): () => void {

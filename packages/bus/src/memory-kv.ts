@@ -6,6 +6,13 @@ import type { KvBucketOptions, KvChange, KvEntry, KvOperation } from "./types.js
 type StoredEntry = { key: string; text: string; revision: number; createdAt: number; operation: KvOperation };
 
 /**
+ * A bucket's own failure, independent of the clients' connections (JetStream streams fail one by one: a
+ * stream without its leader, a lost R1 stream): `unavailable` fails every call at once, `stalled` holds
+ * every call until the fault clears (a JetStream stall; the calls then run, late).
+ */
+export type BucketFault = "ok" | "unavailable" | "stalled";
+
+/**
  * One in-process bucket with JetStream KV semantics as nats-server 2.9 has them: a bucket-wide revision
  * sequence, compare-and-set on the key's last revision (delete markers included), and a bucket max age
  * that removes entries silently (no event), applied lazily against the injected clock.
@@ -14,8 +21,13 @@ export class MemoryBucket {
   private sequence = 0;
   private readonly entries = new Map<string, StoredEntry>();
   private readonly listeners = new Set<(change: KvChange) => void>();
+  private readonly resetListeners = new Set<() => void>();
+  private stalled: (() => void)[] = [];
+  private currentFault: BucketFault = "ok";
   ttlMs: number | undefined;
   history: number;
+  /** The stream's creation time: a reset makes a new one. */
+  createdAt: number;
 
   constructor(
     readonly name: string,
@@ -24,6 +36,41 @@ export class MemoryBucket {
   ) {
     this.ttlMs = options.ttlMs;
     this.history = options.history ?? 1;
+    this.createdAt = now();
+  }
+
+  get fault(): BucketFault {
+    return this.currentFault;
+  }
+
+  setFault(fault: BucketFault): void {
+    this.currentFault = fault;
+    if (fault === "stalled") return;
+    const waiting = this.stalled;
+    this.stalled = [];
+    for (const resume of waiting) resume();
+  }
+
+  /** Resolves when the bucket is no longer stalled. */
+  unstalled(): Promise<void> {
+    if (this.currentFault !== "stalled") return Promise.resolve();
+    return new Promise((resolve) => this.stalled.push(resolve));
+  }
+
+  /**
+   * The bucket is lost and made again (an R1 stream lost with its node's disk, a bucket recreated to move
+   * to R3): every entry gone, the sequence back at 0, a new creation time. Watchers start over.
+   */
+  reset(): void {
+    this.entries.clear();
+    this.sequence = 0;
+    this.createdAt = Math.max(this.now(), this.createdAt + 1);
+    for (const listener of this.resetListeners) listener();
+  }
+
+  onReset(listener: () => void): () => void {
+    this.resetListeners.add(listener);
+    return () => this.resetListeners.delete(listener);
   }
 
   get(key: string): KvEntry | undefined {

@@ -1,11 +1,14 @@
 import type { Logger } from "pino";
 import { pino } from "pino";
-import { MemoryBucket } from "./memory-kv.js";
+import { type BucketFault, MemoryBucket } from "./memory-kv.js";
+import type { KvFault, KvFaultHook, KvOp } from "./memory-kv-client.js";
 import { type ClientNetwork, type Delivery, MemoryBusClient, type Target } from "./memory-bus.js";
 import { subjectMatches } from "./subject-match.js";
 import type { Bus, KvBucketOptions } from "./types.js";
 
 export type { Delivery } from "./memory-bus.js";
+export type { BucketFault } from "./memory-kv.js";
+export type { KvFault, KvFaultHook, KvOp } from "./memory-kv-client.js";
 /** "deliver" (default), "drop" (ignored for kv-change: JetStream does not lose them), or a delay in ms. */
 export type FaultDecision = "deliver" | "drop" | number;
 export type FaultHook = (delivery: Delivery) => FaultDecision;
@@ -30,6 +33,15 @@ export interface MemoryNetwork {
   isPartitioned(name: string): boolean;
   /** Decides, per delivery, to deliver, drop or delay. `undefined` removes the hook. */
   setFaultHook(hook: FaultHook | undefined): void;
+  /** Decides, per KV call, whether it works, fails, or is applied with its reply lost. */
+  setKvFaultHook(hook: KvFaultHook | undefined): void;
+  /** One bucket failing alone (its stream without a leader, or stalled), while everything else works. */
+  setBucketFault(bucket: string, fault: BucketFault): void;
+  bucketFault(bucket: string): BucketFault;
+  /** The bucket is lost and made again: empty, sequence restarted, a new identity. */
+  resetBucket(bucket: string): void;
+  /** A client's KV watches die without a word (their consumer's node went away). */
+  killWatchers(client: string): void;
   /** Delivers every queued message due at `now()` (manual mode); returns how many were delivered. */
   flush(): number;
   /** Messages waiting in the queue. */
@@ -52,6 +64,7 @@ export class MemoryNetworkImpl implements MemoryNetwork, ClientNetwork {
   private readonly queue: Queued[] = [];
   private readonly queueGroupTurn = new Map<string, number>();
   private hook: FaultHook | undefined;
+  private kvHook: KvFaultHook | undefined;
   private order = 0;
 
   constructor(options: MemoryNetworkOptions) {
@@ -83,6 +96,30 @@ export class MemoryNetworkImpl implements MemoryNetwork, ClientNetwork {
 
   setFaultHook(hook: FaultHook | undefined): void {
     this.hook = hook;
+  }
+
+  setKvFaultHook(hook: KvFaultHook | undefined): void {
+    this.kvHook = hook;
+  }
+
+  kvFault(op: KvOp): KvFault {
+    return this.kvHook?.(op) ?? "ok";
+  }
+
+  setBucketFault(bucket: string, fault: BucketFault): void {
+    this.bucket(bucket, {}).setFault(fault);
+  }
+
+  bucketFault(bucket: string): BucketFault {
+    return this.buckets.get(bucket)?.fault ?? "ok";
+  }
+
+  resetBucket(bucket: string): void {
+    this.bucket(bucket, {}).reset();
+  }
+
+  killWatchers(client: string): void {
+    this.clients.get(client)?.killWatchers();
   }
 
   pending(): number {

@@ -5,7 +5,7 @@ import { type NatsConnection, nanos, TimeoutError } from "@nats-io/transport-nod
 import type { Logger } from "pino";
 import { busUnavailable, KvConflictError } from "./errors.js";
 import { decodeJson, encodeJson, errorText } from "./inbound.js";
-import type { Kv, KvBucketOptions, KvChange, KvEntry, KvWatcher } from "./types.js";
+import type { Kv, KvBucketOptions, KvChange, KvEntry, KvStatus, KvWatcher } from "./types.js";
 
 /** What a NatsKv needs from its bus: the live connection (replaced if the bus has to dial again). */
 export interface KvHost {
@@ -17,10 +17,13 @@ export interface KvHost {
 }
 
 const WATCH_RETRY_MS = 1_000;
+const REOPEN_MS = 2_000;
 
 /** JetStream KV behind the Kv interface: bucket TTL via max_age only (2.9 ignores per-key TTLs). */
 export class NatsKv implements Kv {
-  private opened: { nc: NatsConnection; kv: KV } | undefined;
+  private opened: { nc: NatsConnection; kv: KV; at: number } | undefined;
+  private streamCreatedAt: number | undefined;
+  private readonly watchers = new Set<NatsWatcher>();
 
   constructor(
     private readonly host: KvHost,
@@ -60,6 +63,9 @@ export class NatsKv implements Kv {
     }
     const ttlMs = this.options.ttlMs ?? 0;
     const status = await kv.status();
+    const createdAt = kvStatusOf(status).createdAt;
+    const recreated = this.streamCreatedAt !== undefined && createdAt !== this.streamCreatedAt;
+    this.streamCreatedAt = createdAt;
     const config = status.streamInfo.config;
     const current = config.num_replicas || 1;
     const rescale = current !== replicas && (configured || replicas > current);
@@ -80,7 +86,9 @@ export class NatsKv implements Kv {
         "bus: kv bucket settings changed",
       );
     }
-    this.opened = { nc, kv };
+    this.opened = { nc, kv, at: Date.now() };
+    // A new stream under the old name: the watches' consumers died with the old one, maybe silently.
+    if (recreated) for (const watcher of this.watchers) watcher.restart();
     return kv;
   }
 
@@ -114,12 +122,30 @@ export class NatsKv implements Kv {
     return this.guard(`delete ${key}`, (kv) => kv.delete(key, previous), key);
   }
 
+  /**
+   * `kv.keys()` is a consumer read to its end, with no deadline of its own: on a JetStream stall it would
+   * wait forever, and so would a lease round awaiting it. It gets the bus's KV timeout like every call.
+   */
   keys(filter = ">"): Promise<string[]> {
     return this.guard("keys", async (kv) => {
       const found: string[] = [];
-      for await (const key of await kv.keys(filter)) found.push(key);
-      return found;
+      let iterator: { stop(): void } | undefined;
+      const read = (async () => {
+        const keys = await kv.keys(filter);
+        iterator = keys;
+        for await (const key of keys) found.push(key);
+        return found;
+      })();
+      try {
+        return await withDeadline(read, this.host.kvTimeoutMs, `kv ${this.bucket} keys`);
+      } finally {
+        iterator?.stop();
+      }
     });
+  }
+
+  status(): Promise<KvStatus> {
+    return this.guard("status", async (kv) => kvStatusOf(await kv.status()));
   }
 
   async watch(
@@ -127,8 +153,11 @@ export class NatsKv implements Kv {
     handler: (change: KvChange) => void,
     options: { updatesOnly?: boolean } = {},
   ): Promise<KvWatcher> {
-    const watcher = new NatsWatcher(this, filter ?? ">", handler, this.host);
+    const watcher = new NatsWatcher(this, filter ?? ">", handler, this.host, () =>
+      this.watchers.delete(watcher),
+    );
     await this.guard("watch", (kv) => watcher.start(kv, options.updatesOnly ?? false));
+    this.watchers.add(watcher);
     return watcher;
   }
 
@@ -147,6 +176,12 @@ export class NatsKv implements Kv {
       ) {
         throw new KvConflictError(this.bucket, conflictKey, error.message, { cause: error });
       }
+      // The bucket's stream may be gone (lost with its node's disk, deleted): a write to it then fails as
+      // "jetstream is not enabled" (no responders), just like during a stream leader election. Open it again
+      // (which makes a missing one) at most every REOPEN_MS, instead of failing on the old handle forever.
+      const streamGone =
+        error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound;
+      if (this.opened && (streamGone || Date.now() - this.opened.at >= REOPEN_MS)) this.opened = undefined;
       if (error instanceof TimeoutError) {
         throw new LvsqError("bus_timeout", `${label}: ${error.message}`, { cause: error });
       }
@@ -161,6 +196,8 @@ export class NatsKv implements Kv {
  */
 class NatsWatcher implements KvWatcher {
   private lastRevision = 0;
+  /** The stream the revisions belong to: a recreated bucket restarts its sequence. */
+  private streamCreatedAt: number | undefined;
   private stopped = false;
   private iterator: { stop(): void } | undefined;
   private readonly offReconnect: () => void;
@@ -170,15 +207,37 @@ class NatsWatcher implements KvWatcher {
     private readonly filter: string,
     private readonly handler: (change: KvChange) => void,
     private readonly host: KvHost,
+    private readonly onStop: () => void,
   ) {
     this.offReconnect = host.onReconnect(() => void this.resume());
   }
 
+  /** Its bucket was made again: start over on the new stream (`start` notices the restarted sequence). */
+  restart(): void {
+    if (!this.stopped) void this.resume();
+  }
+
   async start(kv: KV, updatesOnly: boolean): Promise<void> {
+    const status = kvStatusOf(await kv.status());
+    const restarted =
+      this.streamCreatedAt !== undefined &&
+      (status.createdAt !== this.streamCreatedAt || status.lastRevision < this.lastRevision);
+    if (restarted) {
+      // Revisions from the old stream mean nothing in the new one: skipping "seen" ones would skip all.
+      this.host.logger.warn(
+        { bucket: this.owner.bucket, lastRevision: this.lastRevision, now: status.lastRevision },
+        "bus: kv bucket was recreated (its sequence restarted); watching it from the start",
+      );
+      this.lastRevision = 0;
+    }
+    this.streamCreatedAt = status.createdAt;
     const resumeFrom = this.lastRevision > 0 ? this.lastRevision + 1 : 0;
+    const replayAll = restarted;
     const iterator = await kv.watch({
       key: this.filter,
-      ...(resumeFrom > 0 ? { resumeFromRevision: resumeFrom } : { include: updatesOnly ? "updates" : "" }),
+      ...(resumeFrom > 0
+        ? { resumeFromRevision: resumeFrom }
+        : { include: updatesOnly && !replayAll ? "updates" : "" }),
     });
     if (this.stopped) {
       iterator.stop();
@@ -188,7 +247,7 @@ class NatsWatcher implements KvWatcher {
     this.iterator = iterator;
     void (async () => {
       try {
-        await this.consume(iterator, resumeFrom);
+        await this.consume(iterator, replayAll ? -1 : resumeFrom);
       } catch (error) {
         this.host.logger.warn({ bucket: this.owner.bucket, err: errorText(error) }, "bus: kv watch failed");
       }
@@ -201,6 +260,7 @@ class NatsWatcher implements KvWatcher {
     })();
   }
 
+  /** `resumeFrom` 0 = initial values then updates; -1 = a restarted stream, every entry delivered. */
   private async consume(iterator: AsyncIterable<KvWatchEntry>, resumeFrom: number): Promise<void> {
     for await (const entry of iterator) {
       if (this.stopped || entry.revision <= this.lastRevision) continue;
@@ -222,6 +282,7 @@ class NatsWatcher implements KvWatcher {
 
   stop(): void {
     this.stopped = true;
+    this.onStop();
     this.offReconnect();
     this.iterator?.stop();
   }
@@ -247,4 +308,23 @@ class NatsWatcher implements KvWatcher {
       }
     }
   }
+}
+
+function kvStatusOf(status: Awaited<ReturnType<KV["status"]>>): KvStatus {
+  const info = status.streamInfo;
+  return {
+    createdAt: Date.parse(info.created) || 0,
+    lastRevision: info.state.last_seq,
+    ttlMs: status.ttl,
+  };
+}
+
+/** Rejects with LvsqError `bus_timeout` when `work` takes longer than `ms`. */
+function withDeadline<T>(work: Promise<T>, ms: number, label: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new LvsqError("bus_timeout", `${label}: no answer in ${ms} ms`)), ms);
+  });
+  work.catch(() => {});
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }

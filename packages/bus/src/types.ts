@@ -104,6 +104,16 @@ export type KvChange = {
   value?: unknown;
 };
 
+/** What a bucket says about itself: its identity (a recreated bucket is a new one) and its actual max age. */
+export type KvStatus = {
+  /** When the bucket's stream was created (epoch ms): changes when the bucket is lost and made again. */
+  createdAt: number;
+  /** The bucket-wide sequence now: smaller than a revision seen before = the sequence restarted. */
+  lastRevision: number;
+  /** The max age the server applies now (0 = none), whatever this client asked for. */
+  ttlMs: number;
+};
+
 export interface KvWatcher {
   stop(): void;
 }
@@ -123,9 +133,13 @@ export interface Kv {
   delete(key: string, options?: { revision?: number }): Promise<void>;
   /** Live keys matching `filter` (an exact key or a NATS wildcard such as `edge.>`; default all). */
   keys(filter?: string): Promise<string[]>;
+  /** The bucket's identity, sequence and max age as the server has them now. */
+  status(): Promise<KvStatus>;
   /**
    * Calls `handler` with the current value of every matching key (unless `updatesOnly`), then with every
    * change, in revision order. Expiry by bucket TTL produces NO event (nats-server 2.9): poll for it.
+   * When the bucket was recreated (its sequence restarted) the watch starts over: every current value
+   * again, at the new revisions.
    */
   watch(
     filter: string | undefined,

@@ -19,6 +19,12 @@ export type DirectorOptions = {
   ipvsadm?: string;
   /** Pair lease round period (default leaseTtl/6); "manual" = the caller drives `pair.poll()` (simulations). */
   pairPollMs?: number | "manual";
+  /** Admin overrides full re-read period (default 5 s); "manual" = the caller runs `refreshAdmin()`. */
+  adminRefreshMs?: number | "manual";
+  /** Monotonic clock for lease deadlines and the overrides' age. Default: `now` if given, else performance.now. */
+  clock?: () => number;
+  /** This process's lease incarnation (default a random UUID). */
+  incarnation?: string;
   /** Observer of every table handed to the apply loop, with the epoch it belongs to (tests, bench). */
   onSubmit?: (table: IpvsTable, epoch: number) => void;
   /** Prometheus metrics (`--metrics`). */

@@ -15,8 +15,7 @@ import { type DirectorRole, type IpvsTable, subjects, VoteBatch } from "@lvsq/pr
 import { every } from "@lvsq/runtime";
 import type { DirectorOptions } from "./agent-options.js";
 import { AdminWatch } from "./admin-watch.js";
-import { type DrainCount, drainCounts, drainVerdicts } from "./drain-watch.js";
-import { PairDrainReports } from "./pair-drains.js";
+import { DrainRounds, PairDrainReports } from "./pair-drains.js";
 import { PairCoordinator } from "./pair-coordinator.js";
 import { createPairHost, type PairHost } from "./pair-host.js";
 import { pairOf } from "./pair-records.js";
@@ -53,18 +52,18 @@ export class DirectorAgent {
   readonly notifier: Notifier;
   /** Set once the pair (if any) has started: before that a paired director has no role to report yet. */
   private begun = false;
-  private adminWatch: AdminWatch | undefined;
-  /** This director's kernel connections for each draining real server (heartbeats carry them). */
-  private drains: DrainCount[] = [];
   /** A paired director's partners' drain reports (their heartbeats); the leader ends drains from them. */
   private readonly drainReports: PairDrainReports | undefined;
-  /** Why each drain still waits, logged when it changes (not every round). */
-  private readonly drainWaits = new Map<string, string>();
+  private readonly drains: DrainRounds;
+  /** Operators' overrides; undefined in standalone mode (`lvsq run` reads its admin file instead). */
+  private readonly adminWatch: AdminWatch | undefined;
+  private readonly clock: () => number;
 
   private constructor(private readonly options: DirectorOptions) {
     this.config = options.config;
     this.now = options.now ?? Date.now;
     this.startedAt = this.now();
+    this.clock = options.clock ?? options.now ?? (() => performance.now());
     this.state = initialState(this.config, options.directorId);
     this.owned = ownedServiceKeys(this.config);
     this.intake = new VoteIntake(this.counts, options.metrics, options.logger, this.now);
@@ -92,6 +91,8 @@ export class DirectorAgent {
         logger: options.logger,
         host: this.pairHost(),
         now: this.now,
+        clock: this.clock,
+        ...(options.incarnation !== undefined ? { incarnation: options.incarnation } : {}),
         ...(options.pairPollMs !== undefined ? { pollMs: options.pairPollMs } : {}),
       });
       const partners = this.config.directors
@@ -99,6 +100,25 @@ export class DirectorAgent {
         .map((d) => d.id);
       this.drainReports = new PairDrainReports(options.bus, this.config.cluster, partners, this.now);
     }
+    this.drains = new DrainRounds({
+      driver: options.driver,
+      logger: options.logger,
+      reports: this.drainReports,
+      staleMs: Math.max(3 * (options.heartbeatMs ?? 2000), 5000),
+    });
+    if (!options.standalone)
+      this.adminWatch = new AdminWatch({
+        bus: options.bus,
+        cluster: this.config.cluster,
+        apply: (command) => void this.admin(command),
+        logger: options.logger,
+        clock: this.clock,
+        ...(options.adminRefreshMs !== undefined ? { refreshMs: options.adminRefreshMs } : {}),
+        // An unpaired director held its decisions while it lacked the overrides: apply the current ones now.
+        onCurrent: () => {
+          if (!this.pairing && this.begun && !this.stopped) this.submit(this.state.desired, 0);
+        },
+      });
     this.notifier = new Notifier({
       config: () => this.config,
       directorId: options.directorId,
@@ -155,15 +175,23 @@ export class DirectorAgent {
       }),
     );
     this.drainReports?.start();
+    // The overrides before the lease: a director that would lead without them would decide without them.
+    await this.adminWatch?.start();
     await this.pairing?.start();
     this.begun = true;
     this.roleLog.note();
     const offStatus = bus.onStatus((status) => this.roleLog.busStatus(status.type));
     this.timers.push({ stop: offStatus });
-    if (!this.options.standalone) {
-      this.adminWatch = new AdminWatch(bus, config.cluster, (command) => void this.admin(command), logger);
-      await this.adminWatch.start();
-    }
+  }
+
+  /** Whether this director has a complete, current view of the admin overrides (always, standalone). */
+  overridesCurrent(): boolean {
+    return this.adminWatch?.current() ?? true;
+  }
+
+  /** One full re-read of the admin overrides (simulations drive it; otherwise it runs on its timer). */
+  async refreshAdmin(): Promise<void> {
+    await this.adminWatch?.refresh();
   }
 
   /** Feeds one engine input and acts on the result (events out, apply when the desired table changed). */
@@ -171,7 +199,8 @@ export class DirectorAgent {
     const result = step(this.state, input);
     this.state = result.state;
     // A follower keeps deciding (so a takeover decides at once) but only the leader announces decisions.
-    const decides = !this.pairing || this.pairing.mayDecide();
+    // Without a complete, current view of the admin overrides nobody decides (a disabled server would return).
+    const decides = this.pairing ? this.pairing.mayDecide() : this.overridesCurrent();
     for (const event of result.events) {
       if (decides) this.emit(event);
       else this.options.logger.debug({ event: event.type, service: event.service }, "follower decision");
@@ -195,37 +224,14 @@ export class DirectorAgent {
    */
   async checkDrains(): Promise<void> {
     if (this.stopped) return;
-    const { driver, logger } = this.options;
-    this.drains = await drainCounts(
-      driver,
-      this.config,
-      drainingRealServers(this.state),
-      this.kernel.lastObserved,
-    );
-    if (this.pairing && !this.pairing.mayDecide()) return;
-    const staleMs = Math.max(3 * (this.options.heartbeatMs ?? 2000), 5000);
-    const partners = this.drainReports?.partners ?? [];
-    const verdicts = drainVerdicts(
-      this.drains,
-      partners,
-      this.drainReports?.reports ?? new Map(),
-      this.now(),
-      staleMs,
-    );
-    const waiting = new Set<string>();
-    for (const { service, rs, done, why } of verdicts) {
-      const key = `${service} ${rs}`;
-      if (done) {
-        this.drainWaits.delete(key);
-        logger.info({ service, rs }, `drain finished (${why}): taking the real server out`);
-        this.admin({ service, rs, action: "disable", author: "lvsq", reason: why });
-        continue;
-      }
-      waiting.add(key);
-      if (this.drainWaits.get(key) !== why) logger.info({ service, rs, why }, `drain continues: ${why}`);
-      this.drainWaits.set(key, why);
-    }
-    for (const key of this.drainWaits.keys()) if (!waiting.has(key)) this.drainWaits.delete(key);
+    await this.drains.round({
+      config: this.config,
+      draining: drainingRealServers(this.state),
+      kernel: this.kernel.lastObserved,
+      decides: this.pairing ? this.pairing.mayDecide() : this.overridesCurrent(),
+      now: this.now(),
+      disable: (command) => this.admin(command),
+    });
   }
 
   /** Applies a new, already validated config (SIGHUP); services it adds adopt what the kernel has. */
@@ -319,6 +325,7 @@ export class DirectorAgent {
       submit: (table, epoch) => (this.stopped ? undefined : this.submit(table, epoch)),
       now: this.now,
       emit: (event) => this.emit(event),
+      overridesCurrent: () => this.overridesCurrent(),
     });
   }
 
@@ -342,7 +349,7 @@ export class DirectorAgent {
       desired: this.state.desired,
       counts: this.counts,
       metrics: this.options.metrics,
-      drains: this.drains,
+      drains: this.drains.counts,
     });
   }
 }

@@ -15,6 +15,10 @@ export type PairOptions = {
   logger: Logger;
   host: PairHost;
   now: () => number;
+  /** Monotonic clock (ms) for the lease deadline, round ages and write-failure deadlines. */
+  clock: () => number;
+  /** This process's lease incarnation (default a random UUID). */
+  incarnation?: string;
   /** Lease round period; "manual" = the caller drives `poll()` (simulations). Default ttl/6, 50-1000 ms. */
   pollMs?: number | "manual";
   /** A follower re-reads every record of the pair this often, whatever its watch says. Default: the lease time (at least 1 s). */
@@ -43,6 +47,9 @@ export class PairCoordinator {
   private polling: Promise<void> | undefined;
   private refreshing: Promise<void> | undefined;
   private lastRefreshAt = Number.NEGATIVE_INFINITY;
+  private roundStartedAt = 0;
+  /** After stepping down because its record writes failed, a director does not lead again before this. */
+  private holdOffUntil = Number.NEGATIVE_INFINITY;
   private stopped = false;
   private timer: { stop(): void } | undefined;
   private readonly store: PairStore;
@@ -97,7 +104,12 @@ export class PairCoordinator {
 
   /** True only while leading with the lease held by the local clock: the one state that may decide. */
   mayDecide(): boolean {
-    return this.currentRole === "leader" && this.lease?.isHeld() === true && this.options.bus.isConnected();
+    return (
+      this.currentRole === "leader" &&
+      this.lease?.isHeld() === true &&
+      this.options.bus.isConnected() &&
+      this.options.host.overridesCurrent()
+    );
   }
 
   /** Runs the first round (recovery and the first lease attempt), then the periodic rounds. */
@@ -106,16 +118,27 @@ export class PairCoordinator {
     const { pollMs, ttlMs, logger } = this.options;
     if (pollMs === "manual") return;
     const period = pollMs ?? Math.min(1000, Math.max(50, Math.floor(ttlMs / 6)));
-    this.timer = every(period, () => this.poll(), {
-      onError: (error) => logger.error({ err: error }, "pair: lease round failed"),
+    // The timer does not wait for a round: a round stalled in JetStream must not stop the clock that notices it.
+    this.timer = every(period, () => {
+      this.checkStalled();
+      this.poll().catch((error) => logger.error({ err: error }, "pair: lease round failed"));
     });
   }
 
   /** One lease round; concurrent calls share the round in flight. */
   poll(): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    this.polling ??= this.round().finally(() => (this.polling = undefined));
+    if (!this.polling) {
+      this.roundStartedAt = this.options.clock();
+      this.polling = this.round().finally(() => (this.polling = undefined));
+    }
     return this.polling;
+  }
+
+  /** A round in flight for longer than the lease time: the lease cannot be confirmed, so stop deciding. */
+  private checkStalled(): void {
+    if (this.polling && this.options.clock() - this.roundStartedAt > this.options.ttlMs)
+      this.isolate("a lease round has not finished within the lease time (JetStream stalled)");
   }
 
   /** The leader's engine changed these services: write their records. */
@@ -151,30 +174,104 @@ export class PairCoordinator {
     } catch (error) {
       return this.isolate(`KV unavailable: ${message(error)}`);
     }
+    let unreadable: string | undefined;
+    try {
+      const restarted = await this.store.restarted();
+      if (restarted.length > 0) await this.restarted(restarted);
+    } catch (error) {
+      unreadable = `the pair's buckets are not readable: ${message(error)}`;
+    }
     const lease = this.lease!;
     if (this.currentRole === "leader") {
-      let renewed: boolean;
-      try {
-        renewed = await lease.renew();
-      } catch (error) {
-        if (!lease.isHeld()) this.isolate(`lease renewal failed: ${message(error)}`);
-        return;
+      const why = this.cannotLead(unreadable);
+      if (why) await this.stepDown(why);
+      else {
+        let renewed: boolean;
+        try {
+          renewed = await lease.renew();
+        } catch (error) {
+          if (!lease.isHeld()) this.isolate(`lease renewal failed: ${message(error)}`);
+          return;
+        }
+        if (!renewed) this.loseLease("renewal refused: the lease lapsed or another director took it");
+        else if (!this.publishing()) {
+          this.holdOffUntil = this.options.clock() + this.options.ttlMs;
+          await this.stepDown("its desired record writes have failed for longer than the lease time");
+        } else {
+          this.publisher!.retryFailed();
+          return;
+        }
       }
-      if (renewed) {
-        this.publisher!.retryFailed();
-        return;
-      }
-      this.loseLease("renewal refused: the lease lapsed or another director took it");
     }
+    const why = this.cannotLead(unreadable);
+    if (why) return this.followWithoutLeading(why);
     let result: Awaited<ReturnType<Lease["acquire"]>>;
     try {
-      result = await lease.acquire();
+      // Above every term seen: epochs keep growing even when the lease bucket's sequence restarted.
+      result = await lease.acquire(this.records.nextTermFloor);
     } catch (error) {
       return this.isolate(`lease unavailable: ${message(error)}`);
     }
     if (result.acquired) await this.becomeLeader(result.epoch);
     else await this.becomeFollower(result.holder, result.epoch);
     if (this.currentRole === "follower") await this.refreshIfDue();
+  }
+
+  /** Why this director may not lead now (undefined: it may): every decision needs all three buckets. */
+  private cannotLead(unreadable: string | undefined): string | undefined {
+    if (!this.options.host.overridesCurrent())
+      return "its view of the admin overrides is not complete and current";
+    if (unreadable) return unreadable;
+    if (this.options.clock() < this.holdOffUntil) return "it stepped down: its desired record writes failed";
+    return undefined;
+  }
+
+  /** Holding the lease means being able to publish: false once writes have failed past the lease time. */
+  private publishing(): boolean {
+    const since = this.publisher?.failingSince;
+    return since === undefined || this.options.clock() - since <= this.options.ttlMs;
+  }
+
+  /** Leaves the lead and releases the lease, so a partner that can decide takes over at its next round. */
+  private async stepDown(reason: string): Promise<void> {
+    this.options.logger.warn({ op: "step-down", epoch: this.term, reason }, "pair: stepping down");
+    this.loseLease(reason);
+    await this.lease?.release().catch(() => {});
+  }
+
+  /** Follows whoever holds the lease (or nobody) without trying to take it. */
+  private async followWithoutLeading(reason: string): Promise<void> {
+    let held: Awaited<ReturnType<Lease["read"]>>;
+    try {
+      held = await this.lease!.read();
+    } catch (error) {
+      return this.isolate(`lease unavailable: ${message(error)}`);
+    }
+    this.options.logger.debug({ reason }, "pair: not trying to take the lease");
+    await this.becomeFollower(held?.holder, held?.epoch);
+    await this.refreshIfDue();
+  }
+
+  /**
+   * A bucket's sequence restarted (the stream was lost and made again): the epochs and revisions held
+   * belong to the old stream. Forget them (the newest epoch is what the lease says now), re-read at once,
+   * and a leader rewrites every record the desired bucket lost.
+   */
+  private async restarted(buckets: string[]): Promise<void> {
+    const { logger, host } = this.options;
+    const held = await this.lease!.read();
+    const epoch = Math.max(held?.epoch ?? 0, this.currentRole === "leader" ? (this.term ?? 0) : 0);
+    logger.warn(
+      { op: "bucket-restarted", buckets, epoch },
+      "pair: a bucket's sequence restarted; forgetting its revisions",
+    );
+    this.records.restart(epoch, buckets.includes("desired"));
+    // The old lease key vanished early, not by expiry: its holder may believe in it for one more lease time.
+    if (buckets.includes("leases") && this.currentRole !== "leader")
+      this.holdOffUntil = Math.max(this.holdOffUntil, this.options.clock() + this.options.ttlMs);
+    if (buckets.includes("desired")) this.publisher!.forgetRevisions();
+    this.lastRefreshAt = Number.NEGATIVE_INFINITY;
+    if (this.mayDecide()) this.publisher!.mark(Object.keys(host.config().services));
   }
 
   /**
@@ -253,13 +350,16 @@ export class PairCoordinator {
           { revision, epoch: this.records.maxEpoch },
           "ignored a desired record of an older epoch",
         );
-        // The leader overwrites an older term's record that landed late, so KV holds this term's tables.
-        const service = (value as { service?: unknown } | null)?.service;
-        if (this.mayDecide() && typeof service === "string") this.publisher?.mark([service]);
+        // The leader overwrites an older term's record that landed late, so KV holds this term's tables; never
+        // one of its own term (that would be a write loop: its own record, refused, rewritten, refused...).
+        const { service, epoch } = (value ?? {}) as { service?: unknown; epoch?: unknown };
+        const older = typeof epoch === "number" && epoch < (this.term ?? 0);
+        if (this.mayDecide() && older && typeof service === "string") this.publisher?.mark([service]);
       }
       return;
     }
-    if (outcome.leader !== directorId && outcome.epoch > (this.term ?? 0) && this.currentRole === "leader") {
+    // By epoch, not by name: another incarnation of this same director id may hold a newer term.
+    if (outcome.epoch > (this.term ?? 0) && this.currentRole === "leader") {
       this.deposed(outcome.epoch, outcome.leader);
     }
     if (outcome.leader !== directorId) this.leaderId = outcome.leader;

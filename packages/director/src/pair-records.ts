@@ -15,6 +15,8 @@ export class LeaderRecords {
   private readonly records = new Map<string, DesiredRecord>();
   private readonly revisions = new Map<string, number>();
   private epochSeen = 0;
+  /** The highest epoch ever seen, never lowered (not even by a restart): the floor of this director's terms. */
+  private epochEver = 0;
 
   constructor(
     private readonly cluster: string,
@@ -23,6 +25,11 @@ export class LeaderRecords {
 
   get maxEpoch(): number {
     return this.epochSeen;
+  }
+
+  /** One above every epoch this director has ever seen: the lowest epoch a term it takes may have. */
+  get nextTermFloor(): number {
+    return Math.max(this.epochEver, this.epochSeen) + 1;
   }
 
   /** The highest epoch among the records held (what a follower applying them has applied). */
@@ -45,6 +52,17 @@ export class LeaderRecords {
     if (epoch > this.epochSeen) this.epochSeen = epoch;
   }
 
+  /**
+   * A bucket's sequence restarted: the records and revisions held belong to the old stream (the kernel
+   * keeps their tables), and the newest epoch is what the lease says now (`epoch`, 0 if nobody holds it).
+   */
+  restart(epoch: number, forgetRevisions: boolean): void {
+    this.epochEver = Math.max(this.epochEver, this.epochSeen);
+    this.records.clear();
+    if (forgetRevisions) this.revisions.clear();
+    this.epochSeen = epoch;
+  }
+
   /** Takes a record (raw from the KV, with its revision): returns it, or why it was refused. */
   accept(value: unknown, revision: number, config: FleetConfig): DesiredRecord | RecordRejection {
     const parsed = DesiredRecord.safeParse(value);
@@ -56,8 +74,8 @@ export class LeaderRecords {
     const held = this.records.get(record.service);
     if (held && held.epoch > record.epoch) return "older-epoch";
     // Same term: the KV revision orders a watcher's delivery and a resync's read of the same key.
-    if (held && held.epoch === record.epoch && (this.revisions.get(record.service) ?? 0) >= revision)
-      return "seen";
+    const lastRevision = this.revisions.get(record.service) ?? 0;
+    if ((!held || held.epoch === record.epoch) && lastRevision >= revision) return "seen";
     this.epochSeen = record.epoch;
     this.records.set(record.service, record);
     this.revisions.set(record.service, revision);

@@ -9,8 +9,10 @@ import {
 import { type FleetConfig, parseConfig } from "@lvsq/config";
 import { createMemoryDriver, type MemoryDriver } from "@lvsq/ipvs";
 import {
+  type AdminAction,
   buckets,
   DesiredRecord,
+  kvKeys,
   type IpvsTable,
   subjects,
   tableDigest,
@@ -68,7 +70,15 @@ export type SimDirector = {
   applies: { at: number; digest: string }[];
 };
 
-export type SimWrite = { revision: number; key: string; epoch: number; leader: string; rogue: boolean };
+export type SimWrite = {
+  revision: number;
+  key: string;
+  epoch: number;
+  leader: string;
+  rogue: boolean;
+  /** How many times the desired bucket had been reset when this was written (revisions restart). */
+  generation: number;
+};
 
 export class PairSim {
   now = 1_000_000;
@@ -82,6 +92,8 @@ export class PairSim {
   private observer: KvWatcher | undefined;
   private observerKv: Kv | undefined;
   private seq = 0;
+  private incarnations = 0;
+  private desiredGeneration = 0;
   private readonly logger = createLogger({ level: "silent" });
 
   constructor(options: { directors?: readonly string[]; leaseTtl?: string } = {}) {
@@ -110,6 +122,7 @@ export class PairSim {
           epoch: parsed.data.epoch,
           leader: parsed.data.leader,
           rogue: parsed.data.leader === ROGUE,
+          generation: this.desiredGeneration,
         });
     });
     for (const id of this.config.directors.map((d) => d.id)) {
@@ -131,7 +144,7 @@ export class PairSim {
     return found;
   }
 
-  async start(id: string): Promise<void> {
+  async start(id: string, directorId = id): Promise<void> {
     const director = this.director(id);
     if (director.agent) return;
     director.submits = [];
@@ -149,7 +162,7 @@ export class PairSim {
     let agent: DirectorAgent | undefined;
     agent = await DirectorAgent.start({
       config: this.config,
-      directorId: id,
+      directorId,
       bus,
       driver: observed,
       logger: this.logger,
@@ -157,6 +170,8 @@ export class PairSim {
       tickMs: 3_600_000,
       heartbeatMs: 3_600_000,
       pairPollMs: "manual",
+      adminRefreshMs: "manual",
+      incarnation: `${id}#${++this.incarnations}`,
       onSubmit: (table, epoch) =>
         director.submits.push({
           at: this.now,
@@ -210,6 +225,47 @@ export class PairSim {
     await this.settle();
   }
 
+  /** The bucket is lost and made again (see MemoryNetwork.resetBucket); writes are tracked per generation. */
+  async resetBucket(bucket: string): Promise<void> {
+    if (bucket === buckets.desired(this.config.cluster)) this.desiredGeneration++;
+    this.network.resetBucket(bucket);
+    await this.settle();
+  }
+
+  /** An operator's `lvsq admin ACTION web RS`, written to the admin bucket as the CLI writes it. */
+  async adminWrite(rs: string, action: AdminAction): Promise<void> {
+    const kv = await this.probeBus.kv(buckets.admin(this.config.cluster));
+    await kv.put(kvKeys.admin("web", rs), {
+      v: 1,
+      service: "web",
+      rs,
+      action,
+      author: "sim",
+      reason: "sim",
+      at: this.now,
+    });
+    await this.settle();
+  }
+
+  /**
+   * A second live process with the id of director `id` (a replacement started early, a hung process
+   * restarted by its supervisor), on its own connection and kernel. Returns its handle.
+   */
+  async startTwin(id: string): Promise<SimDirector> {
+    const twinId = `${id}~twin`;
+    const twin: SimDirector = {
+      id: twinId,
+      driver: createMemoryDriver(),
+      bus: undefined,
+      agent: undefined,
+      submits: [],
+      applies: [],
+    };
+    this.directors.set(twinId, twin);
+    await this.start(twinId, id);
+    return twin;
+  }
+
   /** Directors that may decide right now (leading with a held lease): never more than one. */
   deciders(): string[] {
     return [...this.directors.values()].filter((d) => d.agent?.pair?.mayDecide()).map((d) => d.id);
@@ -219,7 +275,9 @@ export class PairSim {
     this.network.setPartitioned(id, partitioned);
   }
 
+  /** One lease round (after a full re-read of the admin overrides, which a real director runs on a timer). */
   async poll(id: string): Promise<void> {
+    await this.director(id).agent?.refreshAdmin();
     await this.director(id).agent?.pair?.poll();
     await this.settle();
   }

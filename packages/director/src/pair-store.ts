@@ -10,6 +10,9 @@ export type PairStoreOptions = {
   directorId: string;
   ttlMs: number;
   now: () => number;
+  /** Monotonic clock for the lease deadline. */
+  clock: () => number;
+  incarnation?: string;
   logger: Logger;
   publisher: PublisherHooks;
   /** Every change of a desired record of the pair, as the watch delivers it. */
@@ -24,25 +27,65 @@ export type PairStoreOptions = {
  */
 export class PairStore {
   private desired: Kv | undefined;
+  private leases: Kv | undefined;
   private opened: { lease: Lease; publisher: DesiredPublisher; stopWatch: () => void } | undefined;
+  /** Each bucket's identity as first seen, and the highest desired revision seen (see `restarted`). */
+  private readonly identity = new Map<string, number>();
+  private desiredRevisionSeen = 0;
 
   constructor(private readonly options: PairStoreOptions) {}
 
   /** Opens both buckets and starts the watch (once; a failure is retried at the next round). */
   async open(): Promise<void> {
     if (this.desired) return;
-    const { bus, cluster, pair, directorId, ttlMs, now, logger } = this.options;
+    const { bus, cluster, pair, directorId, ttlMs, now, clock, incarnation, logger } = this.options;
     const leases = await bus.kv(buckets.leases(cluster), { ttlMs });
     const desired = await bus.kv(buckets.desired(cluster));
-    const lease = createLease(leases, pair, directorId, ttlMs, { now });
-    const publisher = new DesiredPublisher(desired, pair, this.options.publisher, logger);
+    const lease = createLease(leases, pair, directorId, ttlMs, {
+      now,
+      clock,
+      ...(incarnation !== undefined ? { incarnation } : {}),
+    });
+    const publisher = new DesiredPublisher(desired, pair, this.options.publisher, logger, clock);
     this.opened = { lease, publisher, stopWatch: () => {} };
     // Watch first, then read: nothing written in between is missed (revisions order the two).
-    const watcher = await desired.watch(`${pair}.>`, (change) => this.options.onChange(change), {
-      updatesOnly: true,
-    });
+    const watcher = await desired.watch(
+      `${pair}.>`,
+      (change) => {
+        this.noteDesiredRevision(change.revision);
+        this.options.onChange(change);
+      },
+      { updatesOnly: true },
+    );
     this.opened.stopWatch = () => watcher.stop();
+    this.leases = leases;
     this.desired = desired;
+  }
+
+  noteDesiredRevision(revision: number): void {
+    if (revision > this.desiredRevisionSeen) this.desiredRevisionSeen = revision;
+  }
+
+  /**
+   * Reads both buckets' status and names those whose sequence restarted since this director first saw
+   * them: a new stream (creation time changed: lost with an R1 node's disk, recreated to move to R3), or a
+   * desired sequence below a revision already seen. Revisions of the old stream order nothing in the new
+   * one. Throws when a bucket is unreachable: a director that cannot read the desired bucket may not lead.
+   */
+  async restarted(): Promise<("leases" | "desired")[]> {
+    const found: ("leases" | "desired")[] = [];
+    const [leases, desired] = await Promise.all([this.leases!.status(), this.desired!.status()]);
+    for (const [name, status] of [
+      ["leases", leases],
+      ["desired", desired],
+    ] as const) {
+      const known = this.identity.get(name);
+      const backwards = name === "desired" && status.lastRevision < this.desiredRevisionSeen;
+      if ((known !== undefined && known !== status.createdAt) || backwards) found.push(name);
+      this.identity.set(name, status.createdAt);
+    }
+    if (found.includes("desired")) this.desiredRevisionSeen = desired.lastRevision;
+    return found;
   }
 
   /** The lease; undefined until `open` got as far as creating it. */
@@ -60,7 +103,9 @@ export class PairStore {
     const kv = this.desired!;
     const keys = await kv.keys(`${this.options.pair}.>`);
     const entries = await Promise.all(keys.map((key) => kv.get(key)));
-    return entries.filter((entry): entry is KvEntry => entry !== undefined);
+    const found = entries.filter((entry): entry is KvEntry => entry !== undefined);
+    for (const entry of found) this.noteDesiredRevision(entry.revision);
+    return found;
   }
 
   stopWatch(): void {

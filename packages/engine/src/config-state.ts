@@ -43,6 +43,7 @@ function sameShape(a: RealServerEntry, b: RealServerEntry): boolean {
 function carryOver(prev: ServiceState, svc: ServiceState): void {
   const sameKey = prev.key === svc.key;
   svc.adopted = prev.adopted && sameKey;
+  svc.foundInKernel = prev.foundInKernel && sameKey;
   if (sameKey) svc.kernelExtras = prev.kernelExtras;
   if (prev.baseSignature === svc.baseSignature) svc.entry = prev.entry;
   svc.fallbackActive = prev.fallbackActive;

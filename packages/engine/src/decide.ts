@@ -105,6 +105,12 @@ export function evaluate(ctx: StepContext, svc: ServiceState, rs: number): void 
     svc.rule[rs] = ruleCode(verdict === "conflict" ? "quorum-conflict" : "fail-static");
     return;
   }
+  if (verdict === "up" && svc.health[rs] === HEALTH_DOWN && ctx.inGrace && svc.foundInKernel) {
+    // Grace keeps what the kernel had, both ways: a server it had out (or at weight 0) may be disabled or
+    // drained by an operator whose override has not reached this director yet. It comes in once grace ends.
+    svc.rule[rs] = ruleCode("startup-grace");
+    return;
+  }
   if (verdict === "up") {
     const dynamic = dynamicWeight(svc.votes, rs, now, ttlMs, svc.weightScratch);
     const weight = dynamic >= 0 ? dynamic : svc.config.realServers[rs]!.weight;

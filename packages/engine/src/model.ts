@@ -77,6 +77,8 @@ export type ServiceState = {
   weightQuorumUp: boolean | undefined;
   kernelExtras: RealServerEntry[];
   adopted: boolean;
+  /** The service was in the kernel at adoption: startup grace keeps its real servers as they were. */
+  foundInKernel: boolean;
   noQuorum: number;
   downVerdicts: number;
   unreachableReported: boolean;
@@ -232,6 +234,7 @@ export function createServiceState(config: FleetConfig, service: ServiceConfig):
     weightQuorumUp: undefined,
     kernelExtras: [],
     adopted: false,
+    foundInKernel: false,
     noQuorum: 0,
     downVerdicts: 0,
     unreachableReported: false,

@@ -31,6 +31,7 @@ export function adoptKernel(ctx: StepContext, table: IpvsTable): void {
       ctx.events.push({ type: "service-created", service: svc.id, key: svc.key });
       continue;
     }
+    svc.foundInKernel = true;
     const fallbackAddresses = svc.fallbackEntries.map((fb) => fb.address);
     for (const kernelRs of entry.realServers) {
       const address = canonicalRealServer(kernelRs.address) ?? kernelRs.address;

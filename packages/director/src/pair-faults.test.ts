@@ -1,0 +1,149 @@
+import { buckets } from "@lvsq/protocol";
+import { describe, expect, it } from "vitest";
+import { PairSim } from "./pair-sim.js";
+
+// What JetStream really does to a pair, one fault at a time, on the simulated pair: the admin bucket
+// unreadable at start, bucket sequences that restart, the desired bucket failing alone, a second process
+// with the same director id, a renewal whose reply is lost. Each names the docs/pairs.md guarantee it checks.
+
+const TTL = 3000;
+const RS1 = "10.0.0.1:80";
+
+async function pair(): Promise<PairSim> {
+  const sim = new PairSim();
+  await sim.init();
+  return sim;
+}
+
+async function running(): Promise<PairSim> {
+  const sim = await pair();
+  await sim.start("a");
+  await sim.voteRound();
+  await sim.poll("a");
+  await sim.start("b");
+  await sim.voteRound();
+  await sim.pollAll();
+  expect(sim.director("a").agent!.role).toBe("leader");
+  expect(sim.director("b").agent!.role).toBe("follower");
+  return sim;
+}
+
+async function members(sim: PairSim, id: string): Promise<string[]> {
+  const table = await sim.kernel(id);
+  return (table.services[0]?.realServers ?? []).map((rs) => rs.address).sort();
+}
+
+/** Time passes in lease rounds: every director polls, probes vote. */
+async function rounds(sim: PairSim, count: number, stepMs = 500): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    await sim.advance(stepMs);
+    await sim.voteRound();
+    await sim.pollAll();
+  }
+}
+
+describe("director pair under JetStream faults (simulated)", () => {
+  it("a director whose admin bucket is unreadable does not lead; once read, the override holds", async () => {
+    const sim = await pair();
+    await sim.adminWrite(RS1, "disable");
+    sim.network.setBucketFault(buckets.admin("sim"), "unavailable");
+    await sim.start("a");
+    await sim.voteRound();
+    await rounds(sim, 3);
+    // Every vote says RS1 is up; only the override keeps it out, and this director has not read it.
+    expect(sim.director("a").agent!.role).not.toBe("leader");
+    expect(sim.deciders()).toEqual([]);
+    expect(await members(sim, "a")).not.toContain(RS1);
+    sim.network.setBucketFault(buckets.admin("sim"), "ok");
+    await rounds(sim, 2);
+    expect(sim.director("a").agent!.role).toBe("leader");
+    expect(await members(sim, "a")).toEqual(["10.0.0.2:80", "10.0.0.3:80"]);
+    await sim.dispose();
+  });
+
+  it("a leader that loses the admin bucket for longer than the staleness bound steps down", async () => {
+    const sim = await running();
+    sim.network.setBucketFault(buckets.admin("sim"), "unavailable");
+    await rounds(sim, 40); // 20 s of failed re-reads
+    expect(sim.deciders()).toEqual([]);
+    sim.network.setBucketFault(buckets.admin("sim"), "ok");
+    await rounds(sim, 2 * (TTL / 500));
+    expect(sim.deciders()).toHaveLength(1);
+    await sim.dispose();
+  });
+
+  it("both buckets recreated (sequences restart): the follower follows again, no write loop", async () => {
+    const sim = await running();
+    sim.truth.set("10.0.0.2:80", "down");
+    await rounds(sim, 2);
+    expect(await members(sim, "b")).toEqual([RS1, "10.0.0.3:80"]);
+    const epochBefore = sim.director("b").agent!.stats().epoch;
+    sim.network.resetBucket(buckets.leases("sim"));
+    sim.network.resetBucket(buckets.desired("sim"));
+    await rounds(sim, 2 * (TTL / 500));
+    const writesAfterReset = sim.writes.length;
+    sim.truth.set("10.0.0.2:80", "up");
+    sim.truth.set("10.0.0.3:80", "down");
+    await rounds(sim, 2 * (TTL / 500));
+    const leader = sim.deciders();
+    expect(leader).toHaveLength(1);
+    expect(await members(sim, "a")).toEqual([RS1, "10.0.0.2:80"]);
+    expect(await members(sim, "b")).toEqual([RS1, "10.0.0.2:80"]);
+    // Epochs keep growing across the reset (the taking write's floor), and a quiet pair writes nothing.
+    expect(sim.director(leader[0]!).agent!.stats().epoch).toBeGreaterThan(epochBefore);
+    const quiet = sim.writes.length;
+    await rounds(sim, 10);
+    expect(sim.writes.length).toBe(quiet);
+    expect(quiet - writesAfterReset).toBeLessThan(10);
+    await sim.dispose();
+  });
+
+  it("the desired bucket failing alone: the leader steps down instead of deciding unseen", async () => {
+    const sim = await running();
+    sim.network.setBucketFault(buckets.desired("sim"), "unavailable");
+    sim.truth.set("10.0.0.2:80", "down");
+    await rounds(sim, 2 * (TTL / 500) + 2);
+    // Holding the lease implies publishing: nobody decides while no record can be written.
+    expect(sim.deciders()).toEqual([]);
+    sim.network.setBucketFault(buckets.desired("sim"), "ok");
+    await rounds(sim, 3 * (TTL / 500));
+    expect(sim.deciders()).toHaveLength(1);
+    expect(await members(sim, "a")).toEqual([RS1, "10.0.0.3:80"]);
+    expect(await sim.kernelDigest("b")).toBe(await sim.kernelDigest("a"));
+    await sim.dispose();
+  });
+
+  it("a second process with the same id waits for the key instead of taking it every round", async () => {
+    const sim = await running();
+    const epoch = sim.director("a").agent!.stats().epoch;
+    const twin = await sim.startTwin("a");
+    await rounds(sim, 12);
+    expect(sim.director("a").agent!.role).toBe("leader");
+    expect(sim.director("a").agent!.stats().epoch).toBe(epoch);
+    expect(twin.agent!.role).toBe("follower");
+    expect(sim.director("a").agent!.pair!.counts.takeovers).toBe(1);
+    await sim.crash("a");
+    await rounds(sim, 2 * (TTL / 500));
+    expect(sim.deciders()).toHaveLength(1);
+    await sim.dispose();
+  });
+
+  it("a renewal that timed out but landed keeps the term: no new epoch, no records rewritten", async () => {
+    const sim = await running();
+    const epoch = sim.director("a").agent!.stats().epoch;
+    const written = sim.director("a").agent!.pair!.counts.recordsWritten;
+    let lost = 0;
+    sim.network.setKvFaultHook((op) =>
+      op.client === "a" && op.bucket === buckets.leases("sim") && op.op === "update" && lost++ === 0
+        ? "reply-lost"
+        : "ok",
+    );
+    await rounds(sim, 4);
+    expect(lost).toBeGreaterThan(1);
+    expect(sim.director("a").agent!.role).toBe("leader");
+    expect(sim.director("a").agent!.stats().epoch).toBe(epoch);
+    expect(sim.director("a").agent!.pair!.counts.takeovers).toBe(1);
+    expect(sim.director("a").agent!.pair!.counts.recordsWritten).toBe(written);
+    await sim.dispose();
+  });
+});
