@@ -7,6 +7,4 @@ export * from "./ids.js";
 export * from "./names.js";
 export * from "./table.js";
 export * from "./votes.js";
-
-/** The lvsq version reported in heartbeats and `--version`. */
-export const LVSQ_VERSION = "0.1.0";
+export { LVSQ_VERSION } from "./version.js";

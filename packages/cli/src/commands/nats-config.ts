@@ -1,14 +1,7 @@
-import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
-import { fleetPermissions, natsAuthorization, passwordVariable, userNkey } from "@lvsq/bus";
-import { OPERATOR_USER, VIEWER_USER } from "@lvsq/config";
-import { LvsqError } from "@lvsq/protocol";
-import { ExitCode } from "@lvsq/runtime";
+import { OPERATOR_USER, VIEWER_USER } from "@lvsq/config/credentials";
 import type { Command } from "commander";
-import { loadConfigOrExit } from "../common.js";
-import { type CliIo, ExitWith } from "../io.js";
-
-type NatsConfigOptions = { config: string; operator: string; viewer: string; nkeys?: string };
+import type { NatsConfigOptions } from "../actions/nats-config.js";
+import type { CliIo } from "../io.js";
 
 export function registerNatsConfig(program: Command, io: CliIo): void {
   program
@@ -37,35 +30,7 @@ export function registerNatsConfig(program: Command, io: CliIo): void {
         "  # each agent:           LVSQ_NATS_URL=nats://probe-dc1:$PASSWORD@nats-1:4222 lvsq probe ...",
     )
     .action(async (options: NatsConfigOptions) => {
-      const config = await loadConfigOrExit(options.config, io);
-      const names = { operator: options.operator, viewer: options.viewer };
-      const users = fleetPermissions(config, names).map((u) => u.user);
-      if (options.nkeys === undefined) {
-        io.stdout(natsAuthorization(config, names));
-        io.stderr(`set in nats-server's environment: ${users.map(passwordVariable).join(" ")}\n`);
-        return;
-      }
-      const nkeys: Record<string, string> = {};
-      const created: string[] = [];
-      try {
-        await mkdir(options.nkeys, { recursive: true, mode: 0o700 });
-        for (const user of users) {
-          const file = join(options.nkeys, `${user}.nk`);
-          const key = await userNkey(file, true);
-          nkeys[user] = key.publicKey;
-          if (key.created) created.push(file);
-        }
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        io.stderr(`error: --nkeys ${options.nkeys}: ${message}\n`);
-        throw new ExitWith(error instanceof LvsqError ? ExitCode.config : ExitCode.failure);
-      }
-      io.stdout(natsAuthorization(config, { ...names, nkeys }));
-      io.stderr(
-        created.length > 0
-          ? `created ${created.length} nkey seed(s): ${created.join(" ")}\n` +
-              "copy each to its agent's host (mode 0600, owner root or lvsq) at the path its creds field names\n"
-          : `every user already had a seed in ${options.nkeys}\n`,
-      );
+      const { runNatsConfig } = await import("../actions/nats-config.js");
+      await runNatsConfig(options, io);
     });
 }
