@@ -1,5 +1,5 @@
-import { LVSQ_VERSION } from "@lvsq/protocol/version";
-import { ExitCode } from "@lvsq/runtime/exit-codes";
+import { LVSQ_VERSION } from "@lvsq/protocol";
+import { ExitCode } from "@lvsq/runtime";
 import { Command, CommanderError, Option } from "commander";
 import { registerAdmin } from "./commands/admin.js";
 import { registerDirector } from "./commands/director.js";

@@ -7,4 +7,6 @@ export * from "./ids.js";
 export * from "./names.js";
 export * from "./table.js";
 export * from "./votes.js";
-export { LVSQ_VERSION } from "./version.js";
+
+/** The lvsq version reported in heartbeats and `--version`. */
+export const LVSQ_VERSION = "0.1.0";

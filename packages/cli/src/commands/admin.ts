@@ -1,4 +1,4 @@
-import { OPERATOR_USER } from "@lvsq/config/credentials";
+import { OPERATOR_USER } from "@lvsq/config";
 import type { AdminAction } from "@lvsq/protocol";
 import { Argument, type Command } from "commander";
 import type { AdminOptions } from "../actions/admin.js";

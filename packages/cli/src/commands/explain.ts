@@ -1,4 +1,4 @@
-import { VIEWER_USER } from "@lvsq/config/credentials";
+import { VIEWER_USER } from "@lvsq/config";
 import type { Command } from "commander";
 import type { ExplainOptions } from "../actions/explain.js";
 import type { CliIo } from "../io.js";

@@ -1,4 +1,4 @@
-import { OPERATOR_USER, VIEWER_USER } from "@lvsq/config/credentials";
+import { OPERATOR_USER, VIEWER_USER } from "@lvsq/config";
 import type { Command } from "commander";
 import type { NatsConfigOptions } from "../actions/nats-config.js";
 import type { CliIo } from "../io.js";

@@ -1,4 +1,4 @@
-import { VIEWER_USER } from "@lvsq/config/credentials";
+import { VIEWER_USER } from "@lvsq/config";
 import type { Command } from "commander";
 import type { StatusOptions } from "../actions/status.js";
 import { AUTH_FILE_HELP } from "../help.js";
