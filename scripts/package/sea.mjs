@@ -1,7 +1,9 @@
 // Builds /usr/bin/lvsq for the Debian package: a Node single executable application (SEA). The package carries
 // its own runtime because Debian 12's nodejs (18.x) is older than lvsq needs (>= 20.19); see docs/operations.md.
 //  1. one minified CommonJS bundle of the CLI (Node 20's SEA runs one CommonJS script; everything is bundled,
-//     pino and pino-pretty included, because a SEA cannot load files from node_modules);
+//     pino and pino-pretty included, because a SEA cannot load files from node_modules). The commands'
+//     code, which the CLI imports lazily, stays in this one script: esbuild wraps each imported module so
+//     it runs only when its command does, and `lvsq --version` runs commander alone;
 //  2. the SEA blob (`node --experimental-sea-config`) with V8's code cache and the status page's files as
 //     assets (`sea.getAsset("web/index.html")`);
 //  3. a stripped copy of the running node binary with the blob injected (postject).

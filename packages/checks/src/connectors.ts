@@ -1,8 +1,9 @@
 import type { HttpCheckConfig } from "@lvsq/config";
-import { buildConnector } from "undici";
+import type * as Undici from "undici";
+import { buildConnector } from "./undici-client.js";
 import { FileCache } from "./files.js";
 
-export type Connector = buildConnector.connector;
+export type Connector = Undici.buildConnector.connector;
 
 /**
  * Builds undici connectors once per distinct (protocol, timeout, TLS settings) and reads each CA, client
@@ -40,7 +41,7 @@ export class ConnectorCache {
   }
 
   #build(key: string, check: HttpCheckConfig): Connector {
-    const options: buildConnector.BuildOptions = {
+    const options: Undici.buildConnector.BuildOptions = {
       timeout: check.timeoutMs,
       keepAlive: false,
       maxCachedSessions: 0,

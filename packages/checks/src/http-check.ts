@@ -1,5 +1,6 @@
 import type { HttpCheckConfig } from "@lvsq/config";
-import { Client, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
+import { Client } from "./undici-client.js";
 import { type Connector, ConnectorCache } from "./connectors.js";
 import type { FileCache } from "./files.js";
 import { type CheckResult, type Verdict, errorMessage, makeResult } from "./result.js";

@@ -1,3 +1,4 @@
 #!/usr/bin/env node
-// One bundled file (packages/cli/scripts/bundle.mjs): a process start reads one module, not hundreds.
+// The bundled entry (packages/cli/scripts/bundle.mjs): a process start reads it and the bundle of the command
+// it runs, not hundreds of modules.
 import "../dist/lvsq.mjs";

@@ -121,10 +121,6 @@ export function runForever(): Promise<never> {
   return new Promise(() => {});
 }
 
-/** The help line of `--metrics-auth` / `--web-auth`. */
-export const AUTH_FILE_HELP =
-  "only answer requests with a credential from FILE: `bearer TOKEN` or `basic USER:PASSWORD` lines (docs/operations.md)";
-
 /**
  * Reads an HTTP auth file given by `flag`; a file that cannot be read or parsed ends the process with 78
  * (EX_CONFIG: a unit does not restart-loop on it), its message naming the file and line.

@@ -1,72 +1,7 @@
-import { loadConfig } from "@lvsq/config";
-import { createDryRunDriver, DirectorAgent } from "@lvsq/director";
-import { type IpvsDriver, openKernelDriver } from "@lvsq/ipvs";
-import { createDirectorMetrics, ExitCode, handleSignals, type Logger } from "@lvsq/runtime";
 import type { Command } from "commander";
-import {
-  AUTH_FILE_HELP,
-  agentLogger,
-  connectBus,
-  loadConfigOrExit,
-  openMetrics,
-  requireId,
-  runForever,
-} from "../common.js";
-import { type CliIo, ExitWith } from "../io.js";
-
-/**
- * The kernel driver of `config.director.driver` (netlink unless set; see docs/ipvs.md), wrapped for
- * --dry-run, which only reads (and so never loads ip_vs with modprobe). A driver asked for that cannot
- * open is a start-up failure (exit 1), with the way back to ipvsadm in the message.
- */
-export async function kernelDriver(
-  director: Awaited<ReturnType<typeof loadConfig>>["director"],
-  dryRun: boolean,
-  logger: Logger,
-  io: CliIo,
-): Promise<{ driver: IpvsDriver; close(): void }> {
-  const kernel = await openKernelDriver({
-    driver: director.driver,
-    ipvsadm: director.ipvsadm,
-    timeoutMs: 10_000,
-    ...(dryRun ? { modprobe: false as const } : {}),
-  }).catch((error: unknown) => {
-    const message = error instanceof Error ? error.message : String(error);
-    logger.fatal({ err: message }, "cannot open the ipvs driver");
-    io.stderr(
-      `error: ${message}\n(director.driver: ipvsadm or LVSQ_IPVS_DRIVER=ipvsadm uses ipvsadm instead)\n`,
-    );
-    throw new ExitWith(ExitCode.failure);
-  });
-  if (kernel.fallbackReason !== undefined) {
-    logger.warn(
-      { driver: kernel.name, detail: kernel.fallbackReason },
-      "netlink driver unavailable, using ipvsadm (set director.driver to choose)",
-    );
-  }
-  logger.info({ driver: kernel.name, detail: kernel.detail }, "ipvs driver");
-  const driver = dryRun ? createDryRunDriver(kernel.driver, logger, director.ipvsadm) : kernel.driver;
-  return { driver, close: () => kernel.close() };
-}
-
-/** SIGHUP: reload through `apply`; a bad config is refused and the running one kept. */
-export function reloader(
-  file: string,
-  logger: Logger,
-  apply: (config: Awaited<ReturnType<typeof loadConfig>>) => void,
-) {
-  return async () => {
-    try {
-      await apply(await loadConfig(file));
-      logger.info("config reloaded");
-    } catch (error) {
-      logger.error(
-        { err: error instanceof Error ? error.message : error },
-        "config reload refused; keeping the running config",
-      );
-    }
-  };
-}
+import type { DirectorOptions } from "../actions/director.js";
+import { AUTH_FILE_HELP, DRY_RUN_HELP, METRICS_HELP } from "../help.js";
+import type { CliIo } from "../io.js";
 
 export function registerDirector(program: Command, io: CliIo): void {
   program
@@ -81,58 +16,15 @@ export function registerDirector(program: Command, io: CliIo): void {
     )
     .requiredOption("--config <file>", "fleet config (YAML)")
     .requiredOption("--id <id>", "this director's id in the config's `directors`")
-    .option("--dry-run", "read the kernel table but only log the ipvsadm commands it would run")
-    .option(
-      "--metrics <host:port>",
-      "serve Prometheus metrics on http://HOST:PORT/metrics (PORT alone: loopback)",
-    )
+    .option("--dry-run", DRY_RUN_HELP)
+    .option("--metrics <host:port>", METRICS_HELP)
     .option("--metrics-auth <file>", AUTH_FILE_HELP)
     .addHelpText(
       "after",
       "\nExamples:\n  $ lvsq director --config /etc/lvsq/fleet.yaml --id lvs-a\n  $ lvsq director --config fleet.yaml --id lvs-a --dry-run --log-format pretty",
     )
-    .action(
-      async (
-        options: { config: string; id: string; dryRun?: boolean; metrics?: string; metricsAuth?: string },
-        command: Command,
-      ) => {
-        const config = await loadConfigOrExit(options.config, io);
-        requireId(
-          "director",
-          options.id,
-          config.directors.map((d) => d.id),
-          io,
-        );
-        const pair = config.directors.find((d) => d.id === options.id)?.pair;
-        const logger = agentLogger(command, { director: options.id, ...(pair ? { pair } : {}) });
-        const metrics = await openMetrics(options.metrics, logger, io, options.metricsAuth);
-        // The kernel driver opens while the bus connects: both are start-up latency.
-        const [kernel, bus] = await Promise.all([
-          kernelDriver(config.director, options.dryRun === true, logger, io),
-          connectBus(config, `lvsq-director-${options.id}`, logger, io, { identity: options.id }),
-        ]);
-        const agent = await DirectorAgent.start({
-          config,
-          directorId: options.id,
-          bus,
-          driver: kernel.driver,
-          dryRun: options.dryRun === true,
-          logger,
-          ipvsadm: config.director.ipvsadm,
-          ...(metrics ? { metrics: createDirectorMetrics(metrics.registry) } : {}),
-        });
-        logger.info({ role: agent.role, dryRun: options.dryRun === true }, "director started");
-        handleSignals(logger, {
-          reload: reloader(options.config, logger, (next) => agent.reload(next)),
-          stop: async () => {
-            await agent.stop();
-            kernel.close();
-            await bus.close();
-            await metrics?.server.close();
-          },
-          stopTimeoutMs: 5000,
-        });
-        await runForever();
-      },
-    );
+    .action(async (options: DirectorOptions, command: Command) => {
+      const { runDirector } = await import("../actions/director.js");
+      await runDirector(options, command, io);
+    });
 }

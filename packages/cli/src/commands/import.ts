@@ -1,17 +1,6 @@
-import { writeFileSync } from "node:fs";
-import {
-  ConfigError,
-  type ImportResult,
-  importKeepalived,
-  importLdirectord,
-  parseConfig,
-  renderImport,
-} from "@lvsq/config";
-import { ExitCode } from "@lvsq/runtime";
 import { Argument, type Command } from "commander";
-import { type CliIo, ExitWith } from "../io.js";
-
-type ImportOptions = { out?: string; cluster?: string };
+import type { ImportOptions } from "../actions/import.js";
+import type { CliIo } from "../io.js";
 
 export function registerImport(program: Command, io: CliIo): void {
   program
@@ -51,38 +40,8 @@ export function registerImport(program: Command, io: CliIo): void {
         "  $ lvsq import ldirectord /etc/ha.d/ldirectord.cf --cluster web --out lvs.yaml\n" +
         "  $ lvsq validate lvs.yaml && sudo lvsq run --config lvs.yaml --dry-run",
     )
-    .action((format: "keepalived" | "ldirectord", file: string, options: ImportOptions) => {
-      let result: ImportResult;
-      try {
-        result = format === "keepalived" ? importKeepalived(file) : importLdirectord(file);
-      } catch (error) {
-        io.stderr(
-          `error: cannot import ${file}: ${error instanceof Error ? error.message : String(error)}\n`,
-        );
-        throw new ExitWith(ExitCode.usage);
-      }
-      if (options.cluster !== undefined) result.config.cluster = options.cluster;
-      if (Object.keys(result.config.services as object).length === 0) {
-        io.stderr(`error: ${file} has no virtual server lvsq can import\n`);
-        throw new ExitWith(ExitCode.usage);
-      }
-      const yaml = renderImport(result, `${format} ${file}`);
-      const target = options.out ?? "imported.yaml";
-      try {
-        parseConfig(yaml, target, { env: {} });
-      } catch (error) {
-        // The importer should only ever write valid configs: say what failed, with the text for a bug report.
-        io.stderr(`${yaml}\nerror: the imported config does not validate (please report this):\n`);
-        io.stderr(`${error instanceof ConfigError ? error.message : String(error)}\n`);
-        throw new ExitWith(ExitCode.failure);
-      }
-      if (options.out) {
-        writeFileSync(options.out, yaml);
-        io.stderr(
-          `${options.out}: ${Object.keys(result.config.services as object).length} service(s), ${result.notes.length} note(s)\n`,
-        );
-      } else {
-        io.stdout(yaml);
-      }
+    .action(async (format: "keepalived" | "ldirectord", file: string, options: ImportOptions) => {
+      const { runImport } = await import("../actions/import.js");
+      runImport(format, file, options, io);
     });
 }

@@ -1,16 +1,7 @@
-import { createMemoryBus } from "@lvsq/bus";
-import { createCheckRunner } from "@lvsq/checks";
-import { STANDALONE_DIRECTOR, STANDALONE_PROBE } from "@lvsq/config";
-import { AdminFile, adminFilePath, DirectorAgent } from "@lvsq/director";
-import { AdminRecord } from "@lvsq/protocol";
-import { ProbeAgent } from "@lvsq/probe";
-import type { AdminCommand } from "@lvsq/engine";
-import { createDirectorMetrics, ExitCode, handleSignals, type Logger } from "@lvsq/runtime";
 import type { Command } from "commander";
-import { AUTH_FILE_HELP, agentLogger, loadConfigOrExit, openMetrics, runForever } from "../common.js";
-import { controlSocketPath, serveControl } from "../control-socket.js";
-import { type CliIo, ExitWith } from "../io.js";
-import { kernelDriver, reloader } from "./director.js";
+import type { RunOptions } from "../actions/run.js";
+import { AUTH_FILE_HELP, DRY_RUN_HELP, METRICS_HELP } from "../help.js";
+import type { CliIo } from "../io.js";
 
 export function registerRun(program: Command, io: CliIo): void {
   program
@@ -25,140 +16,15 @@ export function registerRun(program: Command, io: CliIo): void {
         "/var/lib/lvsq/<cluster>.admin.json (LVSQ_STATE_DIR overrides the folder) and applied again at every start.",
     )
     .requiredOption("--config <file>", "fleet config (YAML) without probes/sites/directors")
-    .option("--dry-run", "read the kernel table but only log the ipvsadm commands it would run")
-    .option(
-      "--metrics <host:port>",
-      "serve Prometheus metrics on http://HOST:PORT/metrics (PORT alone: loopback)",
-    )
+    .option("--dry-run", DRY_RUN_HELP)
+    .option("--metrics <host:port>", METRICS_HELP)
     .option("--metrics-auth <file>", AUTH_FILE_HELP)
     .addHelpText(
       "after",
       '\nExamples:\n  $ lvsq run --config /etc/lvsq/seed.yaml\n  $ lvsq run --config seed.yaml --dry-run --log-format pretty\n  $ lvsq explain --config seed.yaml web\n  $ lvsq admin drain web 192.168.1.103:80 --reason "kernel upgrade" --config seed.yaml',
     )
-    .action(
-      async (
-        options: { config: string; dryRun?: boolean; metrics?: string; metricsAuth?: string },
-        command: Command,
-      ) => {
-        const config = await loadConfigOrExit(options.config, io);
-        if (!config.standalone) {
-          io.stderr(
-            "error: lvsq run is standalone mode and needs a config without `probes`; for a fleet run `lvsq probe` and `lvsq director`\n",
-          );
-          throw new ExitWith(ExitCode.usage);
-        }
-        const logger = agentLogger(command, { director: STANDALONE_DIRECTOR });
-        const metrics = await openMetrics(options.metrics, logger, io, options.metricsAuth);
-        const kernel = await kernelDriver(config.director, options.dryRun === true, logger, io);
-        const bus = createMemoryBus({ name: "standalone" });
-        const director = await DirectorAgent.start({
-          config,
-          directorId: STANDALONE_DIRECTOR,
-          bus,
-          driver: kernel.driver,
-          dryRun: options.dryRun === true,
-          logger,
-          standalone: true,
-          ipvsadm: config.director.ipvsadm,
-          ...(metrics ? { metrics: createDirectorMetrics(metrics.registry) } : {}),
-        });
-        const adminFile = new AdminFile(adminFilePath(config.cluster));
-        applyStoredOverrides(adminFile, director, logger);
-        let checks = createCheckRunner();
-        const probe = new ProbeAgent({
-          config,
-          probeId: STANDALONE_PROBE,
-          bus,
-          runCheck: (check, target, runOptions) => checks.run(check, target, runOptions),
-          logger,
-        });
-        const socketPath = controlSocketPath(config.cluster);
-        const control = await serveControl(
-          socketPath,
-          (service, rs) => {
-            const explanation = director.explain(service, rs);
-            if (!explanation)
-              throw new Error(`unknown service or real server: ${service} ${rs ?? ""}`.trim());
-            return { director: STANDALONE_DIRECTOR, role: "standalone", at: Date.now(), explanation };
-          },
-          (body) => {
-            const record = AdminRecord.parse(body);
-            const result = director.admin(commandOf(record));
-            const rejected = result.events.find((event) => event.type === "admin-rejected");
-            if (rejected) throw new Error(`${record.service} ${record.rs}: ${rejected.why}`);
-            // Kept only once the engine took it: a rejected override must not come back at the next start.
-            const previous = adminFile.save(record);
-            return { previous: previous ?? null, file: adminFile.path };
-          },
-        ).catch((error: unknown) => {
-          logger.warn(
-            { err: error instanceof Error ? error.message : error, socket: socketPath },
-            "cannot open the control socket; lvsq explain will not reach this process",
-          );
-          return undefined;
-        });
-        logger.info(
-          {
-            services: Object.keys(config.services).length,
-            dryRun: options.dryRun === true,
-            socket: socketPath,
-          },
-          "standalone started",
-        );
-        handleSignals(logger, {
-          reload: reloader(options.config, logger, (next) => {
-            if (!next.standalone)
-              throw new Error("the new config has probes; lvsq run needs a standalone config");
-            checks = createCheckRunner();
-            director.reload(next);
-            probe.reload(next);
-          }),
-          stop: async () => {
-            await probe.stop();
-            await director.stop();
-            kernel.close();
-            control?.close();
-            await bus.close();
-            await metrics?.server.close();
-          },
-          stopTimeoutMs: 5000,
-        });
-        await runForever();
-      },
-    );
-}
-
-function commandOf(record: AdminRecord): AdminCommand {
-  return {
-    service: record.service,
-    rs: record.rs,
-    action: record.action,
-    author: record.author,
-    reason: record.reason,
-    ...(record.deadline !== undefined ? { deadline: record.deadline } : {}),
-  };
-}
-
-/** Re-applies the overrides kept on this node, as a director does with the admin KV bucket at start. */
-function applyStoredOverrides(file: AdminFile, director: DirectorAgent, logger: Logger): void {
-  let stored: ReturnType<AdminFile["load"]>;
-  try {
-    stored = file.load();
-  } catch (error) {
-    logger.error(
-      { err: error instanceof Error ? error.message : error, file: file.path },
-      "cannot read the stored admin overrides; starting without them",
-    );
-    return;
-  }
-  if (stored.invalid.length > 0) {
-    logger.warn(
-      { file: file.path, keys: stored.invalid.slice(0, 10) },
-      "ignoring invalid stored admin records",
-    );
-  }
-  for (const record of stored.records) director.admin(commandOf(record));
-  if (stored.records.length > 0) {
-    logger.info({ file: file.path, overrides: stored.records.length }, "applied the stored admin overrides");
-  }
+    .action(async (options: RunOptions, command: Command) => {
+      const { runStandalone } = await import("../actions/run.js");
+      await runStandalone(options, command, io);
+    });
 }

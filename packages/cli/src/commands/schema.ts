@@ -1,4 +1,3 @@
-import { configJsonSchema } from "@lvsq/config";
 import type { Command } from "commander";
 import type { CliIo } from "../io.js";
 
@@ -14,7 +13,8 @@ export function registerSchema(program: Command, io: CliIo): void {
       "after",
       "\nExamples:\n  $ lvsq schema > lvsq.schema.json\n  # then, first line of fleet.yaml:\n  # yaml-language-server: $schema=./lvsq.schema.json",
     )
-    .action(() => {
-      io.stdout(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+    .action(async () => {
+      const { runSchema } = await import("../actions/schema.js");
+      runSchema(io);
     });
 }

@@ -1,7 +1,5 @@
-import { ConfigError, loadConfig } from "@lvsq/config";
-import { ExitCode } from "@lvsq/runtime";
 import type { Command } from "commander";
-import { type CliIo, ExitWith } from "../io.js";
+import type { CliIo } from "../io.js";
 
 export function registerValidate(program: Command, io: CliIo): void {
   program
@@ -18,27 +16,7 @@ export function registerValidate(program: Command, io: CliIo): void {
       "\nExamples:\n  $ lvsq validate /etc/lvsq/fleet.yaml\n  $ lvsq validate fleet.yaml --print | jq .services.web.check",
     )
     .action(async (file: string, options: { print?: boolean }) => {
-      try {
-        const config = await loadConfig(file);
-        if (options.print) {
-          io.stdout(`${JSON.stringify(config, null, 2)}\n`);
-          return;
-        }
-        const services = Object.values(config.services);
-        const realServers = services.reduce((n, s) => n + s.realServers.length, 0);
-        const mode = config.standalone
-          ? "standalone (lvsq run)"
-          : `${config.sites.length} sites, ${config.probes.length} probes, ${config.directors.length} directors`;
-        io.stdout(
-          `${file}: ok — cluster ${config.cluster}, ${services.length} service${services.length === 1 ? "" : "s"}, ` +
-            `${realServers} real server${realServers === 1 ? "" : "s"}, ${mode}\n`,
-        );
-      } catch (error) {
-        if (error instanceof ConfigError) {
-          io.stderr(`${error.message}\n`);
-          throw new ExitWith(ExitCode.config);
-        }
-        throw error;
-      }
+      const { runValidate } = await import("../actions/validate.js");
+      await runValidate(file, options, io);
     });
 }
