@@ -34,7 +34,14 @@ type Metafile = {
 
 async function inProcess(argv: string[]): Promise<string> {
   let out = "";
-  await runCli(argv, { stdout: (t) => void (out += t), stderr: (t) => void (out += t) });
+  await runCli(argv, {
+    stdout: (t) => {
+      out += t;
+    },
+    stderr: (t) => {
+      out += t;
+    },
+  });
   return out;
 }
 
