@@ -46,34 +46,55 @@ export function faultInjector(world: ChaosWorld, log: (line: string) => void) {
       }
       case "site-backend-cut":
         setSiteBackendLink(fleet, f.target!, false);
-        return async () => (setSiteBackendLink(fleet, f.target!, true), now());
+        return async () => {
+          setSiteBackendLink(fleet, f.target!, true);
+          return now();
+        };
       case "site-nats-cut": {
         const path = paths[`probe-${f.target}`]!;
         path.cut();
-        return async () => (await path.heal(), now());
+        return async () => {
+          await path.heal();
+          return now();
+        };
       }
       case "nats-node-kill": {
         const node = cluster.nodes[Number(f.target)]!;
         await node.kill();
-        return async () => (await node.restart(), now());
+        return async () => {
+          await node.restart();
+          return now();
+        };
       }
       case "nats-node-pause": {
         const node = cluster.nodes[Number(f.target)]!;
         node.pause();
-        return async () => (node.resume(), now());
+        return async () => {
+          node.resume();
+          return now();
+        };
       }
       case "broker-outage":
         await Promise.all(cluster.nodes.map((n) => n.kill()));
-        return async () => (await Promise.all(cluster.nodes.map((n) => n.restart())), now());
+        return async () => {
+          await Promise.all(cluster.nodes.map((n) => n.restart()));
+          return now();
+        };
       case "leader-kill": {
         const id = world.leader();
         record.target = id;
         await world.killDirector(id);
-        return async () => (world.startDirector(id), now());
+        return async () => {
+          world.startDirector(id);
+          return now();
+        };
       }
       case "ipvs-fail":
         world.setIpvsFailing(true);
-        return async () => (world.setIpvsFailing(false), now());
+        return async () => {
+          world.setIpvsFailing(false);
+          return now();
+        };
       case "bad-config": {
         // The named director, or the other one if the schedule has it down just now.
         const up = (d: string) => world.directors[d]!.running();

@@ -89,9 +89,11 @@ async function main(world: ChaosWorld) {
       // A removal may follow a backend's recovery by what was already in flight: votes live voteTtl.
       justifyMs: T.voteTtlMs + BOUND_MS,
       quietDivergenceMs: 1500,
-      // NATS: reconnect (1-2 s), JetStream electing leaders again, a lease round; a restart: a director
-      // start (2.5 s under TCG) and a rejoin; ipvs: the next reconcile.
-      settleMs: { nats: 20_000, restart: 15_000, ipvs: T.reconcileMs + 3000 },
+      // NATS: reconnect (1-2 s), JetStream electing leaders again (5-7 s), a lease round; a restart: a
+      // director start (2.5 s under TCG) and a rejoin; ipvs: the next reconcile; the flood: the lease
+      // rounds it delayed (see the report's leader changes).
+      // Quiet: a backend's recovery is voted in rise × interval after it, then followed by the follower.
+      settleMs: { nats: 10_000, restart: 10_000, ipvs: T.reconcileMs + 3000, flood: 10_000, quiet: 10_000 },
     },
     injector.records,
   );
@@ -109,7 +111,9 @@ async function main(world: ChaosWorld) {
     results.settleError = String(error);
   });
   const settleMs = Date.now() - started;
-  await new Promise((r) => setTimeout(r, 3000));
+  // Sample on into the quiet after the last fault (its settle time, then 3 s), where the pair must agree.
+  const lastEnd = Math.max(...injector.records.map((f) => f.endedAt ?? Date.now()));
+  await new Promise((r) => setTimeout(r, Math.max(3000, lastEnd + 13_000 - Date.now())));
   clearInterval(sampler);
   const figures = invariants.finish(Date.now());
   const samples = world.client.samples();
@@ -131,8 +135,11 @@ async function main(world: ChaosWorld) {
   results.done = true;
 }
 
-const countBy = (xs: readonly string[]) =>
-  xs.reduce<Record<string, number>>((acc, x) => ((acc[x] = (acc[x] ?? 0) + 1), acc), {});
+function countBy(xs: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const x of xs) counts[x] = (counts[x] ?? 0) + 1;
+  return counts;
+}
 
 let world: ChaosWorld | undefined;
 const crashed = (error: unknown) => {

@@ -8,8 +8,9 @@ import { BACKEND_FAULTS, type FaultKind, NATS_FAULTS } from "./chaos.schedule.js
  *   (so every site that could reach it saw it up: the schedule never cuts more than one site off the
  *   backends, so a quorum of sites could always reach it);
  * - emptied: a table with no real server (the schedule never fails more than two of five backends);
- * - divergence: the two tables differ for longer than `quietDivergenceMs` outside a fault that excuses it
- *   (a broker fault, a director killed, failing ipvs writes), each excuse lasting a settle time after it;
+ * - divergence: the two tables differ for longer than `quietDivergenceMs` while the fleet is quiet: no fault
+ *   active, nor within its settle time (a broker fault, a director killed, failing ipvs writes, the flood
+ *   have their own; every other kind `settleMs.quiet`);
  * - late removal: a backend kill or hang that lasted past its deadline (`boundMs + allowanceMs` after it
  *   began, pushed past any excusing fault) is not out of a table by then;
  * - admin: the disabled real server back in a table.
@@ -29,7 +30,7 @@ export type InvariantOptions = {
   allowanceMs: number;
   justifyMs: number;
   quietDivergenceMs: number;
-  settleMs: { nats: number; restart: number; ipvs: number };
+  settleMs: { nats: number; restart: number; ipvs: number; flood: number; quiet: number };
 };
 
 export type Violation = { kind: string; t: number; director?: string; rs?: string; detail: string };
@@ -41,6 +42,8 @@ export function createInvariants(options: InvariantOptions, faults: readonly Inj
   const violations: Violation[] = [];
   const emptyNow = new Set<string>();
   let checks = 0;
+  let lastSampleAt: number | undefined;
+  let longestGapMs = 0;
   let divergedAt: number | undefined;
   let longestQuietDivergenceMs = 0;
   let divergences = 0;
@@ -50,14 +53,28 @@ export function createInvariants(options: InvariantOptions, faults: readonly Inj
       const end = (f.endedAt ?? now) + 0;
       if (NATS_FAULTS.includes(f.kind)) return [[f.startedAt, end + options.settleMs.nats]];
       if (f.kind === "leader-kill") return [[f.startedAt, end + options.settleMs.restart]];
+      if (f.kind === "flood") return [[f.startedAt, end + options.settleMs.flood]];
       if (f.kind === "ipvs-fail" && (director === undefined || director === options.flakyDirector))
         return [[f.startedAt, end + options.settleMs.ipvs]];
       return [];
     }) as [number, number][];
 
-  /** Longest stretch of [from, to] outside every excuse window. */
+  /**
+   * Longest stretch of [from, to] that was quiet: no fault of any kind active, nor within its settle time
+   * (`settleMs.quiet` for the kinds without one of their own). While faults come and go the follower
+   * may trail the leader (the report gives the longest such gap as a figure); in quiet it must not.
+   */
   const unexcusedStretch = (from: number, to: number, now: number) => {
-    const windows = excuses(undefined, now).sort((a, b) => a[0] - b[0]);
+    const busy: [number, number][] = faults
+      .filter(
+        (f) =>
+          !NATS_FAULTS.includes(f.kind) &&
+          f.kind !== "leader-kill" &&
+          f.kind !== "ipvs-fail" &&
+          f.kind !== "flood",
+      )
+      .map((f) => [f.startedAt, (f.endedAt ?? now) + options.settleMs.quiet]);
+    const windows = [...excuses(undefined, now), ...busy].sort((a, b) => a[0] - b[0]);
     let longest = 0;
     let cursor = from;
     for (const [s, e] of windows) {
@@ -78,8 +95,10 @@ export function createInvariants(options: InvariantOptions, faults: readonly Inj
         (f.endedAt === undefined || f.endedAt >= t - options.justifyMs),
     );
 
+  let longestDivergenceMs = 0;
   const closeDivergence = (t: number) => {
     if (divergedAt === undefined) return;
+    longestDivergenceMs = Math.max(longestDivergenceMs, t - divergedAt);
     const quiet = unexcusedStretch(divergedAt, t, t);
     longestQuietDivergenceMs = Math.max(longestQuietDivergenceMs, quiet);
     if (quiet > options.quietDivergenceMs)
@@ -95,6 +114,8 @@ export function createInvariants(options: InvariantOptions, faults: readonly Inj
     /** One sample: each director's table, or undefined where it could not be read. */
     sample(t: number, tables: Record<string, Table | undefined>): void {
       checks++;
+      if (lastSampleAt !== undefined) longestGapMs = Math.max(longestGapMs, t - lastSampleAt);
+      lastSampleAt = t;
       for (const director of options.directors) {
         const table = tables[director];
         if (!table) continue;
@@ -179,9 +200,11 @@ export function createInvariants(options: InvariantOptions, faults: readonly Inj
       latencies.sort((x, y) => x - y);
       return {
         checks,
+        longestGapMs,
         violations,
         removals: removals.length,
         divergences,
+        longestDivergenceMs,
         longestQuietDivergenceMs,
         removalDeadlinesChecked: checked,
         removalsExcusedByFaults: excused,

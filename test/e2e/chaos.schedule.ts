@@ -33,7 +33,19 @@ export type Fault = {
   target?: string;
   /** Messages in a flood. */
   count?: number;
+  /** Kept clear of every fault that excuses a slow removal, so the removal bound is always checked. */
+  clear?: boolean;
 };
+
+/** Faults during which (and a settle time after) a director may be slow to act: see chaos.invariants.ts. */
+export const EXCUSING_FAULTS: readonly FaultKind[] = [
+  "nats-node-kill",
+  "nats-node-pause",
+  "broker-outage",
+  "leader-kill",
+  "ipvs-fail",
+  "flood",
+];
 
 export const BACKEND_FAULTS: readonly FaultKind[] = ["backend-kill", "backend-hang", "backend-flap"];
 /** Faults of the broker: while one lasts (and a settle time after), directors may lag or hold still. */
@@ -65,7 +77,7 @@ export function prng(seed: number): () => number {
 }
 
 const SHAPE = {
-  short: { lengthMs: 95_000, outageMs: 15_000, floodCount: 10_000, extraBackend: 4, extraOther: 0 },
+  short: { lengthMs: 125_000, outageMs: 15_000, floodCount: 10_000, extraBackend: 4, extraOther: 0 },
   long: { lengthMs: 330_000, outageMs: 60_000, floodCount: 100_000, extraBackend: 22, extraOther: 2 },
 } as const;
 
@@ -76,6 +88,10 @@ const overlaps = (a: Fault, b: Fault, gapMs = 0) =>
 function fits(f: Fault, placed: readonly Fault[]): boolean {
   const backend = (k: FaultKind) => BACKEND_FAULTS.includes(k);
   for (const g of placed) {
+    const clearVsExcusing =
+      (f.clear && EXCUSING_FAULTS.includes(g.kind)) || (g.clear && EXCUSING_FAULTS.includes(f.kind));
+    // Restarts and broker recoveries take seconds beyond a fault's own end: a wide berth.
+    if (clearVsExcusing && overlaps(f, g, 10_000)) return false;
     if (backend(f.kind) && backend(g.kind) && f.target === g.target && overlaps(f, g, 10_000)) return false;
     if (f.kind === g.kind && !backend(f.kind) && overlaps(f, g, 3_000)) return false;
     const nats = NATS_FAULTS.includes(f.kind) && NATS_FAULTS.includes(g.kind);
@@ -92,7 +108,7 @@ function fits(f: Fault, placed: readonly Fault[]): boolean {
     const floodVsNats =
       (f.kind === "flood" && NATS_FAULTS.includes(g.kind)) ||
       (g.kind === "flood" && NATS_FAULTS.includes(f.kind));
-    if (floodVsNats && overlaps(f, g, 10_000)) return false;
+    if (floodVsNats && overlaps(f, g, 5_000)) return false;
     const hupVsRestart =
       (f.kind === "bad-config" && g.kind === "leader-kill") ||
       (g.kind === "bad-config" && f.kind === "leader-kill");
@@ -116,8 +132,13 @@ export function buildSchedule(input: ScheduleInput): Schedule {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
   const between = (lo: number, hi: number) => Math.round(lo + random() * (hi - lo));
   const last = shape.lengthMs - 20_000;
-  const draft = (kind: FaultKind): Fault[] => {
-    const atMs = between(2_000, last);
+  // The clear backend faults come first, in the opening 20 s; the faults that excuse a slow removal
+  // start after it.
+  const CLEAR_END_MS = 22_000;
+  const draft = (kind: FaultKind, clear: boolean): Fault[] => {
+    const atMs = clear
+      ? between(2_000, 6_000)
+      : between(EXCUSING_FAULTS.includes(kind) ? CLEAR_END_MS + 10_000 : 2_000, last);
     switch (kind) {
       case "backend-kill":
       case "backend-hang":
@@ -157,10 +178,10 @@ export function buildSchedule(input: ScheduleInput): Schedule {
     }
   };
   const faults: Fault[] = [];
-  const place = (kind: FaultKind) => {
+  const place = (kind: FaultKind, clear = false) => {
     // Bounded retries: a crowded timeline gives up on an extra fault rather than loop.
-    for (let attempt = 0; attempt < 200; attempt++) {
-      const group = draft(kind);
+    for (let attempt = 0; attempt < 400; attempt++) {
+      const group = draft(kind, clear).map((f) => (clear ? { ...f, clear } : f));
       if (
         group.every(
           (f) =>
@@ -180,16 +201,18 @@ export function buildSchedule(input: ScheduleInput): Schedule {
   const mandatory: FaultKind[] = [
     "broker-outage",
     "nats-node-kill",
+    "flood",
     "leader-kill",
     "ipvs-fail",
-    "flood",
     "site-backend-cut",
     "site-nats-cut",
     "bad-config",
-    "backend-kill",
-    "backend-hang",
     "backend-flap",
   ];
+  // One kill and one hang in the clear: every run checks the removal bound.
+  for (const kind of ["backend-kill", "backend-hang"] as const)
+    if (!place(kind, true))
+      throw new Error(`seed ${input.seed}: no clear room for a ${kind} in the ${input.mode} run`);
   for (const kind of mandatory)
     if (!place(kind))
       throw new Error(`seed ${input.seed}: no room for a ${kind} fault in the ${input.mode} run`);

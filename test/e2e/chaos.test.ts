@@ -1,5 +1,4 @@
 import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../harness/agents.js";
 import { type GuestRunResult, resultJson, runInGuest } from "../harness/guest.js";
@@ -10,8 +9,9 @@ import { type ChaosResults, chaosReport, injectedByKind } from "./chaos.report.j
 // kernel tables and six backends in one guest, under a seeded schedule of overlapping faults, with the
 // invariants checked every 100 ms. `npm test` runs the short version; `npm run chaos` sets
 // LVSQ_CHAOS=long. LVSQ_CHAOS_SEED replays a seed (the report names it).
-const mode = process.env.LVSQ_CHAOS === "long" ? "long" : "short";
-const seed = Number(process.env.LVSQ_CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const { env } = process;
+const mode = env.LVSQ_CHAOS === "long" ? "long" : "short";
+const seed = Number(env.LVSQ_CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
 // Fault phase (95 s short, 330 s long) + setting up and settling; the guest is stopped at the deadline.
 const GUEST_MS = mode === "long" ? 660_000 : 300_000;
 
@@ -35,7 +35,7 @@ beforeAll(async () => {
   r = resultJson<ChaosResults>(run, "results.json");
   const report = chaosReport(r, run.guest.label);
   console.log(report);
-  if (mode === "long") writeFileSync(join(repoRoot, "chaos-report.txt"), `${report}\n`);
+  if (env.LVSQ_CHAOS_REPORT) writeFileSync(env.LVSQ_CHAOS_REPORT, `${report}\n`);
   if (r.error || !r.done)
     throw new Error(
       `chaos run (seed ${seed}) failed: ${r.error ?? "incomplete"}\n${r.log.slice(-60).join("\n")}\n${JSON.stringify(r.agentLogTail ?? {}, null, 1).slice(-6000)}\n--- guest console (tail) ---\n${run.stdout.slice(-3000)}`,
