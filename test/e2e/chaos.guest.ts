@@ -18,8 +18,12 @@ const seed = Number(env.LVSQ_CHAOS_SEED ?? "1");
 const T = CHAOS.TIMERS;
 /** fall × interval + timeout + 1 s. */
 const BOUND_MS = T.fall * T.intervalMs + T.timeoutMs + 1000;
-/** For the guest: QEMU under TCG on a loaded 2-core host (npm run bench: failure → kernel p99 2.3 s at these timers), sampling every 100 ms, and the follower's apply through ipvsadm. */
-const ALLOWANCE_MS = 1500;
+/**
+ * For the guest: UML or QEMU under TCG on a loaded 2-core host (npm run bench: failure → kernel p99 2.3 s at
+ * these timers), sampling every 100 ms, and the follower's apply after the leader's (through its KV watch
+ * and ipvsadm: up to 1.7 s measured in these runs).
+ */
+const ALLOWANCE_MS = 2500;
 const ALL = CHAOS.BACKENDS.map(realServer);
 const CHECKED = ALL.filter((rs) => rs !== DISABLED_RS);
 
