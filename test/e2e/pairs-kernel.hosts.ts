@@ -4,7 +4,6 @@
 // Each director is the scenario's own bundle started as `ip netns exec ns-X node <bundle> --director …`.
 import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { connectNatsBus } from "@lvsq/bus";
 import { createCheckRunner } from "@lvsq/checks";
@@ -23,6 +22,7 @@ import {
   startHttpServers,
 } from "../harness/in-guest.js";
 import { type NatsServerHandle, startNatsServer } from "../harness/nats.js";
+import { natsProxy } from "../harness/nats-proxy.js";
 
 export const LEASE_TTL_MS = 2000;
 export const RS = ["127.0.0.2:8080", "127.0.0.3:8080", "127.0.0.4:8080"] as const;
@@ -57,41 +57,6 @@ export const table = (pid: number) => readKernelService(pid, "192.0.2.10", 80);
 export const same = (a: Record<string, number>, b: Record<string, number>) =>
   JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
 export const wanted = (up: readonly string[]) => Object.fromEntries(up.map((rs) => [rs, WEIGHTS[rs]!]));
-
-/** A TCP proxy to NATS that can be cut (sockets destroyed, port closed) and healed on the same port. */
-export function natsProxy(host: string, natsPort: number) {
-  let server: Server | undefined;
-  let port = 0;
-  const sockets = new Set<Socket>();
-  const listen = () =>
-    new Promise<void>((ready, fail) => {
-      server = createServer((client) => {
-        const upstream = netConnect(natsPort, "127.0.0.1");
-        const end = () => {
-          client.destroy();
-          upstream.destroy();
-          sockets.delete(client);
-          sockets.delete(upstream);
-        };
-        sockets.add(client).add(upstream);
-        client.pipe(upstream).pipe(client);
-        for (const s of [client, upstream]) s.on("error", end).on("close", end);
-      });
-      server.once("error", fail);
-      server.listen(port, host, () => {
-        port = (server!.address() as { port: number }).port;
-        ready();
-      });
-    });
-  return {
-    listen,
-    url: () => `nats://${host}:${port}`,
-    cut() {
-      server?.close();
-      for (const s of sockets) s.destroy();
-    },
-  };
-}
 
 export type Director = {
   id: string;

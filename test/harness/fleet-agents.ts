@@ -157,12 +157,22 @@ const BACKENDS_SOURCE = `
 const http = require("node:http");
 const readline = require("node:readline");
 const servers = new Map();
+const hung = new Set();
 function start(endpoint) {
   const i = endpoint.lastIndexOf(":");
   const host = endpoint.slice(0, i), port = Number(endpoint.slice(i + 1));
-  const server = http.createServer((q, s) => { s.setHeader("connection", "close"); s.end(endpoint + "\\n"); });
+  const server = http.createServer((q, s) => {
+    // Hung: the connection is accepted and the request read, but no answer comes (a wedged backend).
+    if (hung.has(endpoint)) return void q.socket.setTimeout(60000, () => q.socket.destroy());
+    s.setHeader("connection", "close"); s.end(endpoint + "\\n");
+  });
+  // A port just closed can still be busy for a moment (a flapping backend): retry for up to 5 s.
+  let tries = 0;
+  server.on("error", (e) => {
+    if (e.code === "EADDRINUSE" && tries++ < 25) return void setTimeout(() => server.listen(port, host), 200);
+    console.log("error " + endpoint + " " + e.message);
+  });
   server.listen(port, host, () => console.log("listening " + endpoint + " " + Date.now()));
-  server.on("error", (e) => console.log("error " + endpoint + " " + e.message));
   servers.set(endpoint, server);
 }
 function kill(endpoint) {
@@ -177,6 +187,8 @@ for (const e of process.argv.slice(1)) start(e);
 readline.createInterface({ input: process.stdin }).on("line", (line) => {
   const [cmd, endpoint] = line.trim().split(" ");
   if (cmd === "kill") kill(endpoint); else if (cmd === "start") start(endpoint);
+  else if (cmd === "hang") { hung.add(endpoint); console.log("hung " + endpoint + " " + Date.now()); }
+  else if (cmd === "serve") { hung.delete(endpoint); console.log("serving " + endpoint + " " + Date.now()); }
 });
 process.on("SIGTERM", () => process.exit(0));
 `;
@@ -188,10 +200,11 @@ process.on("SIGTERM", () => process.exit(0));
 export async function startBackends(fleet: Fleet, endpoints: readonly string[]) {
   const proc = spawnInNetns("backends", fleet.backends.netns, ["node", "-e", BACKENDS_SOURCE, ...endpoints]);
   for (const e of endpoints) await proc.waitForLine((l) => l.startsWith(`listening ${e} `), 20_000);
-  const command = async (cmd: "kill" | "start", endpoint: string) => {
+  const answers = { kill: "closed", start: "listening", hang: "hung", serve: "serving" } as const;
+  const command = async (cmd: keyof typeof answers, endpoint: string) => {
     const from = proc.lines.length;
     proc.write(`${cmd} ${endpoint}\n`);
-    const want = cmd === "kill" ? `closed ${endpoint} ` : `listening ${endpoint} `;
+    const want = `${answers[cmd]} ${endpoint} `;
     const line = await proc.waitForLine((l) => l.startsWith(want), 10_000, from);
     // The moment the backend process closed (or opened) the listener, by its own clock (the guest's).
     return Number(line.slice(want.length));
@@ -202,6 +215,9 @@ export async function startBackends(fleet: Fleet, endpoints: readonly string[]) 
     /** Closes the listener and every connection (new connections are refused); resolves at that moment. */
     kill: (endpoint: string) => command("kill", endpoint),
     start: (endpoint: string) => command("start", endpoint),
+    /** Keeps listening and accepting, but answers no request until `serve`; resolves at that moment. */
+    hang: (endpoint: string) => command("hang", endpoint),
+    serve: (endpoint: string) => command("serve", endpoint),
     stop: () => proc.stop(),
   };
 }

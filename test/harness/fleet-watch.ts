@@ -52,9 +52,9 @@ export type Heartbeat = {
 };
 export type BusEvent = { receivedAt: number; subject: string; event: Record<string, unknown> };
 
-export async function watchBus(url: string, cluster: string) {
+export async function watchBus(url: string | readonly string[], cluster: string) {
   const nc: NatsConnection = await connect({
-    servers: url,
+    servers: typeof url === "string" ? url : [...url],
     name: "lvsq-e2e-watch",
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,

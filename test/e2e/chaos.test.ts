@@ -1,0 +1,67 @@
+import { writeFileSync } from "node:fs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { repoRoot } from "../harness/agents.js";
+import { type GuestRunResult, resultJson, runInGuest } from "../harness/guest.js";
+import { findNatsServer } from "../harness/nats.js";
+import { type ChaosResults, chaosReport, injectedByKind } from "./chaos.report.js";
+
+// The chaos run (chaos.guest.ts): a 3-node NATS cluster, three probe sites, a director pair on two real
+// kernel tables and six backends in one guest, under a seeded schedule of overlapping faults, with the
+// invariants checked every 100 ms. `npm test` runs the short version; `npm run chaos` sets
+// LVSQ_CHAOS=long. LVSQ_CHAOS_SEED replays a seed (the report names it).
+const { env } = process;
+const mode = env.LVSQ_CHAOS === "long" ? "long" : "short";
+// npm test replays one fixed seed (a suite must not pass or fail by draw); npm run chaos draws one.
+const seed = Number(env.LVSQ_CHAOS_SEED ?? (mode === "long" ? Math.floor(Math.random() * 2 ** 31) : 11));
+// Fault phase (95 s short, 330 s long) + setting up and settling; the guest is stopped at the deadline.
+const GUEST_MS = mode === "long" ? 660_000 : 300_000;
+
+let run: GuestRunResult;
+let r: ChaosResults;
+
+beforeAll(async () => {
+  findNatsServer();
+  console.log(`chaos ${mode} run, seed ${seed} (replay with LVSQ_CHAOS_SEED=${seed})`);
+  run = await runInGuest({
+    nodeModule: new URL("./chaos.guest.ts", import.meta.url).pathname,
+    env: {
+      LVSQ_REPO: repoRoot,
+      LVSQ_CHAOS: mode,
+      LVSQ_CHAOS_SEED: String(seed),
+      LVSQ_CHAOS_DEADLINE_MS: String(GUEST_MS - 30_000),
+    },
+    timeoutMs: GUEST_MS,
+    memMb: 2048,
+  });
+  r = resultJson<ChaosResults>(run, "results.json");
+  const report = chaosReport(r, run.guest.label);
+  console.log(report);
+  if (env.LVSQ_CHAOS_REPORT) writeFileSync(env.LVSQ_CHAOS_REPORT, `${report}\n`);
+  if (r.error || !r.done)
+    throw new Error(
+      `chaos run (seed ${seed}) failed: ${r.error ?? "incomplete"}\n${r.log.slice(-60).join("\n")}\n${JSON.stringify(r.agentLogTail ?? {}, null, 1).slice(-6000)}\n--- guest console (tail) ---\n${run.stdout.slice(-3000)}`,
+    );
+}, GUEST_MS + 30_000);
+
+describe(`chaos run in the guest (seed ${seed})`, () => {
+  it("injects every fault kind of its schedule", () => {
+    const scheduled = new Set(r.schedule!.faults.map((f) => f.kind));
+    const injected = injectedByKind(r.faults!);
+    for (const kind of scheduled) expect(injected[kind] ?? 0, kind).toBeGreaterThan(0);
+    expect(r.faults!.filter((f) => f.error)).toEqual([]);
+  });
+
+  it("checks the invariants all along, and none is violated", () => {
+    expect(r.figures!.checks).toBeGreaterThan(500);
+    expect(r.figures!.violations).toEqual([]);
+    expect(r.figures!.removalDeadlinesChecked).toBeGreaterThan(0);
+  });
+
+  it("no director or probe exits unless the schedule kills it", () => {
+    expect(r.figures!.unexpectedExits).toEqual([]);
+  });
+
+  it("the fleet settles back to every checked backend in both tables", () => {
+    expect(r.settleError).toBeUndefined();
+  });
+});

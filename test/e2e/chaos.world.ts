@@ -1,0 +1,203 @@
+// The chaos run's world, INSIDE the guest: the multi-site topology (test/harness/topology.ts) with a second
+// director host, a 3-node nats-server cluster on 127.0.0.1 in the root namespace reached by every agent
+// through its own cuttable proxies (test/harness/nats-proxy.ts), three probes and two directors as `lvsq`
+// processes in their namespaces, six backends, a client through the VIP. Each process is started once;
+// only the schedule restarts one.
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { type GuestProcess, spawnInNetns, startBackends, startClient } from "../harness/fleet-agents.js";
+import { watchBus } from "../harness/fleet-watch.js";
+import { runAsync } from "../harness/in-guest.js";
+import { type NatsClusterHandle, startNatsCluster } from "../harness/nats-cluster.js";
+import { natsProxySet } from "../harness/nats-proxy.js";
+import { addDirectorHost, buildFleet, parkInNetns, readKernelService } from "../harness/topology.js";
+
+export const CHAOS = {
+  CLUSTER: "chaos",
+  VIP: "192.0.2.10",
+  BACKENDS: [
+    "198.51.100.11",
+    "198.51.100.12",
+    "198.51.100.13",
+    "198.51.100.14",
+    "198.51.100.15",
+    "198.51.100.16",
+  ],
+  SITES: ["a", "b", "c"],
+  DIRECTORS: ["lvs-a", "lvs-b"],
+  /** Its ipvs writes go through a wrapper the schedule makes fail. */
+  FLAKY_DIRECTOR: "lvs-b",
+  TIMERS: {
+    intervalMs: 1000,
+    timeoutMs: 500,
+    fall: 2,
+    rise: 2,
+    voteTtlMs: 4000,
+    reconcileMs: 3000,
+    leaseMs: 2000,
+  },
+};
+export const realServer = (host: string) => `${host}:8080`;
+export const DISABLED_RS = realServer(CHAOS.BACKENDS[5]!);
+const FAIL_FLAG = "/run/chaos/ipvs-fail";
+
+export function chaosYaml(
+  natsUrls: readonly string[],
+  intervalText = `${CHAOS.TIMERS.intervalMs}ms`,
+): string {
+  const T = CHAOS.TIMERS;
+  return `cluster: ${CHAOS.CLUSTER}
+nats: { servers: [${natsUrls.map((u) => JSON.stringify(u)).join(", ")}] }
+defaults:
+  check: { type: http, path: /, interval: ${intervalText}, timeout: ${T.timeoutMs}ms, fall: ${T.fall}, rise: ${T.rise} }
+quorum: { by: site, down: majority, up: majority, voteTtl: ${T.voteTtlMs}ms, startupGrace: 2s }
+sites: [a, b, c]
+probes:
+  - { id: probe-a, site: a }
+  - { id: probe-b, site: b }
+  - { id: probe-c, site: c }
+  - { id: probe-z, site: c }   # configured, never started: the flood speaks as it
+directors: [{ id: lvs-a, pair: edge }, { id: lvs-b, pair: edge }]
+director: { reconcileInterval: ${T.reconcileMs}ms, leaseTtl: ${T.leaseMs}ms }
+services:
+  web:
+    vip: ${CHAOS.VIP}:80
+    scheduler: rr
+    forwarding: nat
+    realServers:
+${CHAOS.BACKENDS.map((b) => `      - { address: ${realServer(b)}, weight: 1 }`).join("\n")}
+`;
+}
+
+export type ChaosWorld = Awaited<ReturnType<typeof buildChaosWorld>>;
+
+export async function buildChaosWorld(out: string, repo: string) {
+  const lvsq = join(repo, "packages/cli/bin/lvsq.js");
+  const fleet = buildFleet({ sites: CHAOS.SITES, backends: CHAOS.BACKENDS, vip: CHAOS.VIP, prefix: "cx" });
+  const hostB = addDirectorHost(fleet, "d2", "203.0.113.6", "198.51.100.3");
+  const hosts: Record<string, string> = { "lvs-a": fleet.director.netns, "lvs-b": hostB.netns };
+  const anchors = Object.fromEntries(CHAOS.DIRECTORS.map((d) => [d, parkInNetns(hosts[d]!)]));
+  const cluster: NatsClusterHandle = await startNatsCluster({ nodes: 3, startTimeoutMs: 30_000 });
+  const ports = cluster.nodes.map((n) => n.port);
+  const paths: Record<string, Awaited<ReturnType<typeof natsProxySet>>> = {};
+  for (const agent of [...CHAOS.SITES.map((s) => `probe-${s}`), ...CHAOS.DIRECTORS])
+    paths[agent] = await natsProxySet(fleet.mgmtHost, ports);
+
+  const good = chaosYaml(cluster.urls);
+  const configOf = (agent: string) => join(out, `${agent}.yaml`);
+  for (const agent of Object.keys(paths)) writeFileSync(configOf(agent), good);
+  writeFileSync(join(out, "admin.yaml"), good);
+
+  // The flaky director's ipvsadm: the real one, unless the schedule's flag file exists.
+  mkdirSync("/run/chaos", { recursive: true });
+  const ipvsadm = (await runAsync(["sh", "-c", "command -v ipvsadm"])).trim();
+  const wrapper = "/run/chaos/ipvsadm-flaky";
+  writeFileSync(
+    wrapper,
+    `#!/bin/sh\nif [ -e ${FAIL_FLAG} ]; then echo "chaos: injected ipvsadm failure" >&2; exit 2; fi\nexec ${ipvsadm} "$@"\n`,
+  );
+  chmodSync(wrapper, 0o755);
+
+  const backends = await startBackends(fleet, CHAOS.BACKENDS.map(realServer));
+  /** Exits the schedule did not ask for: a crash or a restart loop. */
+  const unexpectedExits: { name: string; code: number | null; at: number }[] = [];
+  const expectedExit = new Set<GuestProcess>();
+  const watchExit = (p: GuestProcess) =>
+    void p.exited.then((code) => {
+      if (!expectedExit.has(p)) unexpectedExits.push({ name: p.name, code, at: Date.now() });
+    });
+  const probes = CHAOS.SITES.map((s, i) => {
+    const p = spawnInNetns(
+      `probe-${s}`,
+      fleet.sites[i]!.netns,
+      ["node", lvsq, "probe", "--config", configOf(`probe-${s}`), "--id", `probe-${s}`],
+      { LVSQ_NATS_URL: paths[`probe-${s}`]!.urls() },
+    );
+    watchExit(p);
+    return p;
+  });
+  const directors: Record<string, GuestProcess> = {};
+  const directorStarts: Record<string, number> = {};
+  const startDirector = (id: string) => {
+    const env: Record<string, string> = { LVSQ_NATS_URL: paths[id]!.urls() };
+    if (id === CHAOS.FLAKY_DIRECTOR)
+      Object.assign(env, { LVSQ_IPVS_DRIVER: "ipvsadm", LVSQ_IPVSADM: wrapper });
+    else env.LVSQ_IPVS_DRIVER = "netlink";
+    const p = spawnInNetns(
+      id,
+      hosts[id],
+      ["node", lvsq, "director", "--config", configOf(id), "--id", id],
+      env,
+    );
+    directors[id] = p;
+    directorStarts[id] = (directorStarts[id] ?? 0) + 1;
+    watchExit(p);
+    return p;
+  };
+  for (const id of CHAOS.DIRECTORS) startDirector(id);
+  const bus = await watchBus(cluster.urls, CHAOS.CLUSTER);
+  const client = startClient(fleet, `http://${CHAOS.VIP}/`, 200, 1000);
+
+  const tables = () =>
+    Object.fromEntries(
+      CHAOS.DIRECTORS.map((d) => {
+        try {
+          return [d, readKernelService(anchors[d]!.pid, CHAOS.VIP, 80)];
+        } catch {
+          return [d, undefined];
+        }
+      }),
+    );
+  const rssMb = (id: string) => {
+    const pid = directors[id]?.child.pid;
+    const found = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return found ? Number(found[1]) / 1024 : Number.NaN;
+  };
+  const leader = () => {
+    const fresh = CHAOS.DIRECTORS.map((d) => bus.latestHeartbeat(d)).filter(
+      (h) => h && h.role === "leader" && Date.now() - h.receivedAt < 5000,
+    );
+    return fresh[0]?.director ?? CHAOS.DIRECTORS[0]!;
+  };
+
+  return {
+    fleet,
+    cluster,
+    paths,
+    backends,
+    probes,
+    directors,
+    directorStarts,
+    bus,
+    client,
+    tables,
+    rssMb,
+    leader,
+    unexpectedExits,
+    configOf,
+    good,
+    lvsq,
+    startDirector,
+    /** SIGKILL, as a crash: the kernel table stays as it is. */
+    killDirector(id: string) {
+      const p = directors[id]!;
+      expectedExit.add(p);
+      p.child.kill("SIGKILL");
+      return p.exited;
+    },
+    setIpvsFailing(failing: boolean) {
+      if (failing) writeFileSync(FAIL_FLAG, "1");
+      else rmSync(FAIL_FLAG, { force: true });
+    },
+    async close() {
+      for (const p of [...Object.values(directors), ...probes]) expectedExit.add(p);
+      await Promise.all([...Object.values(directors), ...probes].map((p) => p.stop("SIGTERM", 3000)));
+      await client.stop();
+      await backends.stop();
+      await bus.close().catch(() => {});
+      for (const n of cluster.nodes) n.resume();
+      await cluster.dispose().catch(() => {});
+      for (const a of Object.values(anchors)) a.stop();
+    },
+  };
+}
