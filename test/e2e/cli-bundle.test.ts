@@ -92,6 +92,17 @@ describe("the bundled lvsq", () => {
     expect(holds("director", "@nats-io/")).toBe(true);
   });
 
+  it("stops quietly when its reader goes away (lvsq --help | head -1)", async () => {
+    // `true` has exited before lvsq writes a byte: every write meets a closed pipe.
+    for (const args of ["--help", "schema"]) {
+      const piped = await run("sh", [
+        "-c",
+        `"${process.execPath}" "${lvsqBin}" ${args} | true; echo "exit $?"`,
+      ]);
+      expect(piped.stderr, args).toBe("");
+    }
+  });
+
   it("runs a command from its bundle", async () => {
     const { stdout } = await run(
       process.execPath,
