@@ -14,17 +14,17 @@ import {
 import { type DirectorRole, type IpvsTable, subjects, VoteBatch } from "@lvsq/protocol";
 import { every } from "@lvsq/runtime";
 import type { DirectorOptions } from "./agent-options.js";
-import { AdminWatch } from "./admin-watch.js";
-import { DrainRounds, PairDrainReports } from "./pair-drains.js";
-import { PairCoordinator } from "./pair-coordinator.js";
+import type { AdminWatch } from "./admin-watch.js";
+import { createDirectorParts } from "./agent-startup.js";
+import type { DrainRounds, PairDrainReports } from "./pair-drains.js";
+import type { PairCoordinator } from "./pair-coordinator.js";
 import { createPairHost, type PairHost } from "./pair-host.js";
-import { pairOf } from "./pair-records.js";
 import { type DirectorCounts, emptyCounts, publishHeartbeat } from "./heartbeat.js";
-import { KernelTable } from "./kernel-table.js";
+import type { KernelTable } from "./kernel-table.js";
 import { VoteIntake } from "./vote-intake.js";
 import { type AnyDirectorEvent, explainAnswer, publishEvent } from "./publish.js";
-import { Notifier } from "./notify.js";
-import { RoleLog } from "./role-log.js";
+import type { Notifier } from "./notify.js";
+import type { RoleLog } from "./role-log.js";
 
 export type { DirectorOptions } from "./agent-options.js";
 
@@ -52,10 +52,8 @@ export class DirectorAgent {
   readonly notifier: Notifier;
   /** Set once the pair (if any) has started: before that a paired director has no role to report yet. */
   private begun = false;
-  /** A paired director's partners' drain reports (their heartbeats); the leader ends drains from them. */
   private readonly drainReports: PairDrainReports | undefined;
   private readonly drains: DrainRounds;
-  /** Operators' overrides; undefined in standalone mode (`lvsq run` reads its admin file instead). */
   private readonly adminWatch: AdminWatch | undefined;
   private readonly clock: () => number;
 
@@ -67,72 +65,29 @@ export class DirectorAgent {
     this.state = initialState(this.config, options.directorId);
     this.owned = ownedServiceKeys(this.config);
     this.intake = new VoteIntake(this.counts, options.metrics, options.logger, this.now);
-    this.kernel = new KernelTable({
-      driver: options.driver,
-      logger: options.logger,
-      owned: () => this.owned,
-      counts: this.counts,
-      emit: (event) => this.emit(event),
-      onTableChanged: () => this.publishHeartbeat(),
-      now: this.now,
-      ipvsadm: options.ipvsadm,
-      metrics: options.metrics,
-      onSubmit: options.onSubmit,
-      dryRun: options.dryRun,
-    });
-    const pair = options.standalone ? undefined : pairOf(this.config, options.directorId);
-    if (pair !== undefined) {
-      this.pairing = new PairCoordinator({
-        bus: options.bus,
-        directorId: options.directorId,
-        pair,
-        cluster: this.config.cluster,
-        ttlMs: this.config.director.leaseTtlMs,
-        logger: options.logger,
-        host: this.pairHost(),
-        now: this.now,
-        clock: this.clock,
-        ...(options.incarnation !== undefined ? { incarnation: options.incarnation } : {}),
-        ...(options.pairPollMs !== undefined ? { pollMs: options.pairPollMs } : {}),
-      });
-      const partners = this.config.directors
-        .filter((d) => d.pair === pair && d.id !== options.directorId)
-        .map((d) => d.id);
-      this.drainReports = new PairDrainReports(options.bus, this.config.cluster, partners, this.now);
-    }
-    this.drains = new DrainRounds({
-      driver: options.driver,
-      logger: options.logger,
-      reports: this.drainReports,
-      staleMs: Math.max(3 * (options.heartbeatMs ?? 2000), 5000),
-    });
-    if (!options.standalone)
-      this.adminWatch = new AdminWatch({
-        bus: options.bus,
-        cluster: this.config.cluster,
-        apply: (command) => void this.admin(command),
-        logger: options.logger,
-        clock: this.clock,
-        ...(options.adminRefreshMs !== undefined ? { refreshMs: options.adminRefreshMs } : {}),
-        // An unpaired director held its decisions while it lacked the overrides: apply the current ones now.
-        onCurrent: () => {
-          if (!this.pairing && this.begun && !this.stopped) this.submit(this.state.desired, 0);
-        },
-      });
-    this.notifier = new Notifier({
+    const parts = createDirectorParts(options, {
       config: () => this.config,
-      directorId: options.directorId,
-      logger: options.logger,
+      owned: () => this.owned,
+      role: () => this.role,
+      counts: this.counts,
       now: this.now,
-      ...(options.metrics ? { metrics: options.metrics } : {}),
+      clock: this.clock,
+      emit: (event) => this.emit(event),
+      publishHeartbeat: () => this.publishHeartbeat(),
+      admin: (command) => void this.admin(command),
+      // An unpaired director held its decisions while it lacked the overrides: apply the current ones now.
+      overridesCurrent: () => {
+        if (!this.pairing && this.begun && !this.stopped) this.submit(this.state.desired, 0);
+      },
+      pairHost: () => this.pairHost(),
     });
-    const pairName = () => this.config.directors.find((d) => d.id === options.directorId)?.pair;
-    this.roleLog = new RoleLog(
-      options.logger,
-      () => this.role,
-      this.pairing,
-      (role, previous) => this.notifier.role(role, previous, pairName()),
-    );
+    this.kernel = parts.kernel;
+    this.pairing = parts.pairing;
+    this.drainReports = parts.drainReports;
+    this.drains = parts.drains;
+    this.adminWatch = parts.adminWatch;
+    this.notifier = parts.notifier;
+    this.roleLog = parts.roleLog;
   }
 
   static async start(options: DirectorOptions): Promise<DirectorAgent> {

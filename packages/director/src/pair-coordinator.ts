@@ -1,6 +1,8 @@
-import type { Bus, KvChange, Lease } from "@lvsq/bus";
+import type { Bus, Lease } from "@lvsq/bus";
 import { every, type Logger } from "@lvsq/runtime";
 import type { PairHost } from "./pair-host.js";
+import { LeadGate } from "./pair-lead-gate.js";
+import { message, RecordIntake } from "./pair-record-intake.js";
 import { LeaderRecords } from "./pair-records.js";
 import { PairStore } from "./pair-store.js";
 
@@ -36,23 +38,20 @@ export type PairOptions = {
  *
  * Invariants: a leader writes only while its lease is held by the local clock, each record by CAS on the
  * key's revision; a follower never takes a record older than the newest epoch it has seen; without a
- * leader's word (isolated, or no record) the kernel table stays as it is.
+ * leader's word (isolated, or no record) the kernel table stays as it is. Records come in through
+ * pair-record-intake.ts; whether this director may lead at all is pair-lead-gate.ts's call.
  */
 export class PairCoordinator {
   private currentRole: PairRole = "isolated";
   private term: number | undefined;
   private leaderId: string | null = null;
-  private recovered = false;
-  private readThisRound = false;
   private polling: Promise<void> | undefined;
-  private refreshing: Promise<void> | undefined;
-  private lastRefreshAt = Number.NEGATIVE_INFINITY;
   private roundStartedAt = 0;
-  /** After stepping down because its record writes failed, a director does not lead again before this. */
-  private holdOffUntil = Number.NEGATIVE_INFINITY;
   private stopped = false;
   private timer: { stop(): void } | undefined;
   private readonly store: PairStore;
+  private readonly intake: RecordIntake;
+  private readonly gate: LeadGate;
   readonly records: LeaderRecords;
   readonly counts = { olderEpochIgnored: 0, recordsWritten: 0, takeovers: 0 };
 
@@ -65,8 +64,25 @@ export class PairCoordinator {
         deposed: (epoch, leader) => this.deposed(epoch, leader),
         written: () => this.counts.recordsWritten++,
       },
-      onChange: (change) => this.onChange(change),
+      onChange: (change) => this.intake.onChange(change),
     });
+    this.intake = new RecordIntake({
+      ...options,
+      store: this.store,
+      records: this.records,
+      counts: this.counts,
+      side: {
+        leading: () => this.currentRole === "leader",
+        following: () => this.currentRole === "follower",
+        stopped: () => this.stopped,
+        term: () => this.term,
+        mayDecide: () => this.mayDecide(),
+        deposed: (epoch, leader) => this.deposed(epoch, leader),
+        leader: () => this.leaderId,
+        noteLeader: (leader) => (this.leaderId = leader),
+      },
+    });
+    this.gate = new LeadGate({ ...options, publisher: () => this.publisher });
   }
 
   private get lease(): Lease | undefined {
@@ -167,10 +183,10 @@ export class PairCoordinator {
   private async round(): Promise<void> {
     const { bus } = this.options;
     if (!bus.isConnected()) return this.isolate("not connected to NATS");
-    this.readThisRound = false;
+    this.intake.readThisRound = false;
     try {
       await this.store.open();
-      if (!this.recovered) await this.recover();
+      if (!this.intake.recovered) await this.intake.recover();
     } catch (error) {
       return this.isolate(`KV unavailable: ${message(error)}`);
     }
@@ -183,7 +199,7 @@ export class PairCoordinator {
     }
     const lease = this.lease!;
     if (this.currentRole === "leader") {
-      const why = this.cannotLead(unreadable);
+      const why = this.gate.cannotLead(unreadable);
       if (why) await this.stepDown(why);
       else {
         let renewed: boolean;
@@ -194,8 +210,8 @@ export class PairCoordinator {
           return;
         }
         if (!renewed) this.loseLease("renewal refused: the lease lapsed or another director took it");
-        else if (!this.publishing()) {
-          this.holdOffUntil = this.options.clock() + this.options.ttlMs;
+        else if (!this.gate.publishing()) {
+          this.gate.holdOffAfterFailedWrites();
           await this.stepDown("its desired record writes have failed for longer than the lease time");
         } else {
           this.publisher!.retryFailed();
@@ -203,7 +219,7 @@ export class PairCoordinator {
         }
       }
     }
-    const why = this.cannotLead(unreadable);
+    const why = this.gate.cannotLead(unreadable);
     if (why) return this.followWithoutLeading(why);
     let result: Awaited<ReturnType<Lease["acquire"]>>;
     try {
@@ -214,22 +230,7 @@ export class PairCoordinator {
     }
     if (result.acquired) await this.becomeLeader(result.epoch);
     else await this.becomeFollower(result.holder, result.epoch);
-    if (this.currentRole === "follower") await this.refreshIfDue();
-  }
-
-  /** Why this director may not lead now (undefined: it may): every decision needs all three buckets. */
-  private cannotLead(unreadable: string | undefined): string | undefined {
-    if (!this.options.host.overridesCurrent())
-      return "its view of the admin overrides is not complete and current";
-    if (unreadable) return unreadable;
-    if (this.options.clock() < this.holdOffUntil) return "it stepped down: its desired record writes failed";
-    return undefined;
-  }
-
-  /** Holding the lease means being able to publish: false once writes have failed past the lease time. */
-  private publishing(): boolean {
-    const since = this.publisher?.failingSince;
-    return since === undefined || this.options.clock() - since <= this.options.ttlMs;
+    if (this.currentRole === "follower") await this.intake.refreshIfDue();
   }
 
   /** Leaves the lead and releases the lease, so a partner that can decide takes over at its next round. */
@@ -249,7 +250,7 @@ export class PairCoordinator {
     }
     this.options.logger.debug({ reason }, "pair: not trying to take the lease");
     await this.becomeFollower(held?.holder, held?.epoch);
-    await this.refreshIfDue();
+    await this.intake.refreshIfDue();
   }
 
   /**
@@ -266,110 +267,10 @@ export class PairCoordinator {
       "pair: a bucket's sequence restarted; forgetting its revisions",
     );
     this.records.restart(epoch, buckets.includes("desired"));
-    // The old lease key vanished early, not by expiry: its holder may believe in it for one more lease time.
-    if (buckets.includes("leases") && this.currentRole !== "leader")
-      this.holdOffUntil = Math.max(this.holdOffUntil, this.options.clock() + this.options.ttlMs);
+    if (buckets.includes("leases") && this.currentRole !== "leader") this.gate.holdOffAfterLeaseReset();
     if (buckets.includes("desired")) this.publisher!.forgetRevisions();
-    this.lastRefreshAt = Number.NEGATIVE_INFINITY;
+    this.intake.refreshNow();
     if (this.mayDecide()) this.publisher!.mark(Object.keys(host.config().services));
-  }
-
-  /**
-   * A follower's only feed is its KV watch, and a watch can die without a word (its ordered consumer lived
-   * on a JetStream node that went away, and the client notices only after missed heartbeats, if at all). So
-   * a follower also re-reads every record of its pair every `refreshMs`: it converges within that time of
-   * any leader write, watch or no watch. Off the lease round (a stalled read must not stall the lease),
-   * except in simulations, which drive every step themselves.
-   */
-  private async refreshIfDue(): Promise<void> {
-    const { now, ttlMs, refreshMs, pollMs } = this.options;
-    if (now() - this.lastRefreshAt < (refreshMs ?? Math.max(1000, ttlMs))) return;
-    this.lastRefreshAt = now();
-    this.refreshing ??= this.refresh().finally(() => (this.refreshing = undefined));
-    if (pollMs === "manual") await this.refreshing;
-  }
-
-  private async refresh(): Promise<void> {
-    let fresh = 0;
-    try {
-      for (const entry of await this.store.records()) {
-        this.publisher?.noteRevision(entry.key, entry.revision);
-        if (typeof this.records.accept(entry.value, entry.revision, this.options.host.config()) !== "string")
-          fresh++;
-      }
-    } catch (error) {
-      this.options.logger.debug(
-        { err: message(error) },
-        "pair: periodic re-read of the desired records failed",
-      );
-      return;
-    }
-    if (fresh === 0 || this.currentRole !== "follower" || !this.recovered || this.stopped) return;
-    this.options.logger.warn(
-      { op: "refresh", records: fresh, epoch: this.records.maxEpoch },
-      "pair: the periodic re-read found records the watch did not deliver; applying them",
-    );
-    this.applyRecords();
-  }
-
-  /** Reads every record of the pair, and the lease's term; on the first call the host adopts them. */
-  private async recover(): Promise<void> {
-    // The lease first: a record older than the current term (a late, unfenced write) is not recovered.
-    const held = await this.lease!.read();
-    if (held) {
-      this.records.noteEpoch(held.epoch);
-      this.leaderId = held.holder || null;
-    }
-    for (const entry of await this.store.records()) {
-      this.publisher!.noteRevision(entry.key, entry.revision);
-      this.take(entry.value, entry.revision, false);
-    }
-    this.readThisRound = true;
-    if (this.recovered) return;
-    const { host, logger } = this.options;
-    host.adopt(this.records.compose(host.kernel(), host.config()));
-    this.recovered = true;
-    logger.info(
-      { op: "recover", records: this.records.size, epoch: this.records.maxEpoch, leader: this.leaderId },
-      "recovered the pair's last desired tables from KV",
-    );
-  }
-
-  private onChange(change: KvChange): void {
-    this.publisher?.noteRevision(change.key, change.revision, change.operation !== "PUT");
-    if (change.operation === "PUT") this.take(change.value, change.revision, true);
-  }
-
-  private take(value: unknown, revision: number, apply: boolean): void {
-    const { host, logger, directorId } = this.options;
-    const outcome = this.records.accept(value, revision, host.config());
-    if (typeof outcome === "string") {
-      if (outcome === "older-epoch") {
-        this.counts.olderEpochIgnored++;
-        logger.debug(
-          { revision, epoch: this.records.maxEpoch },
-          "ignored a desired record of an older epoch",
-        );
-        // The leader overwrites an older term's record that landed late, so KV holds this term's tables; never
-        // one of its own term (that would be a write loop: its own record, refused, rewritten, refused...).
-        const { service, epoch } = (value ?? {}) as { service?: unknown; epoch?: unknown };
-        const older = typeof epoch === "number" && epoch < (this.term ?? 0);
-        if (this.mayDecide() && older && typeof service === "string") this.publisher?.mark([service]);
-      }
-      return;
-    }
-    // By epoch, not by name: another incarnation of this same director id may hold a newer term.
-    if (outcome.epoch > (this.term ?? 0) && this.currentRole === "leader") {
-      this.deposed(outcome.epoch, outcome.leader);
-    }
-    if (outcome.leader !== directorId) this.leaderId = outcome.leader;
-    if (apply && this.currentRole === "follower" && this.recovered) this.applyRecords();
-  }
-
-  private applyRecords(): void {
-    const { host } = this.options;
-    if (this.records.size === 0) return;
-    host.follow(this.records.compose(host.kernel(), host.config()), this.records.recordsEpoch);
   }
 
   private async becomeLeader(epoch: number): Promise<void> {
@@ -409,7 +310,7 @@ export class PairCoordinator {
     this.publisher!.clear();
     // Whatever the watch missed while we were away or leading, read it all again before applying.
     try {
-      if (!this.readThisRound) await this.recover();
+      if (!this.intake.readThisRound) await this.intake.recover();
     } catch (error) {
       logger.warn({ err: message(error) }, "pair: cannot re-read the desired records; applying what we have");
     }
@@ -421,7 +322,7 @@ export class PairCoordinator {
         leader: this.leaderId,
         epoch: this.records.maxEpoch,
       });
-    this.applyRecords();
+    this.intake.applyRecords();
   }
 
   private loseLease(reason: string): void {
@@ -437,7 +338,7 @@ export class PairCoordinator {
     this.records.noteEpoch(epoch);
     this.leaderId = leader;
     this.loseLease(`${leader} holds a newer epoch (${epoch})`);
-    this.applyRecords();
+    this.intake.applyRecords();
   }
 
   private isolate(reason: string): void {
@@ -448,8 +349,4 @@ export class PairCoordinator {
     this.publisher?.clear();
     host.emit({ type: "isolated", service: "*", pair, reason, epoch: this.records.maxEpoch });
   }
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

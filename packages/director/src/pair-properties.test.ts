@@ -1,7 +1,8 @@
 import { buckets } from "@lvsq/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { PairSim, SIM_RS } from "./pair-sim.js";
+import { PairSim } from "./pair-sim.js";
+import { SIM_RS } from "./pair-sim-world.js";
 
 // Random schedules over a simulated pair (three directors in one pair, so two can fight over the lease
 // while the third follows): votes, time, lease rounds, crashes, restarts, partitions, message drops and

@@ -6,80 +6,37 @@ import {
   type KvWatcher,
   type MemoryNetwork,
 } from "@lvsq/bus";
-import { type FleetConfig, parseConfig } from "@lvsq/config";
-import { createMemoryDriver, type MemoryDriver } from "@lvsq/ipvs";
+import type { FleetConfig } from "@lvsq/config";
+import type { MemoryDriver } from "@lvsq/ipvs";
 import {
   type AdminAction,
   buckets,
   DesiredRecord,
-  kvKeys,
   type IpvsTable,
-  subjects,
   tableDigest,
   type VoteState,
 } from "@lvsq/protocol";
 import { createLogger } from "@lvsq/runtime";
 import { DirectorAgent } from "./agent.js";
+import {
+  adminRecord,
+  ROGUE,
+  rogueRecord,
+  SIM_PROBES,
+  SIM_RS,
+  type SimDirector,
+  type SimWrite,
+  simConfig,
+  simDirector,
+  voteBatch,
+} from "./pair-sim-world.js";
 
 /**
  * A simulated director pair for tests and the bench: DirectorAgents with in-memory kernel tables on one
  * in-process network with a fake clock and manual delivery, three probes (one per site) voting on one
- * service, and hooks for crashes, restarts, partitions, drops and delays. Lease rounds are driven by the
- * caller (`poll`), so a schedule is a plain list of steps.
+ * service (pair-sim-world.ts), and hooks for crashes, restarts, partitions, drops and delays. Lease rounds
+ * are driven by the caller (`poll`), so a schedule is a plain list of steps.
  */
-export const SIM_RS = ["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"] as const;
-export const SIM_PROBES = [
-  { id: "p1", site: "dc1" },
-  { id: "p2", site: "dc2" },
-  { id: "p3", site: "dc3" },
-] as const;
-
-/** The author of `rogueWrite` records. */
-export const ROGUE = "rogue";
-
-export function simConfig(directors: readonly string[] = ["a", "b"], leaseTtl = "3s"): FleetConfig {
-  const input = {
-    cluster: "sim",
-    quorum: { by: "site", voteTtl: "6s", startupGrace: "0s" },
-    sites: ["dc1", "dc2", "dc3"],
-    probes: SIM_PROBES,
-    directors: directors.map((id) => ({ id, pair: "edge" })),
-    director: { leaseTtl, reconcileInterval: "1h" },
-    services: {
-      web: {
-        vip: "192.0.2.10:80",
-        scheduler: "wrr",
-        realServers: SIM_RS.map((address, i) => ({ address, weight: i + 1 })),
-        fallback: [{ address: "127.0.0.1:80", weight: 1 }],
-      },
-    },
-  };
-  return parseConfig(JSON.stringify(input), "sim.yaml", { env: {} });
-}
-
-export type SimSubmit = { at: number; epoch: number; role: string; digest: string };
-
-export type SimDirector = {
-  id: string;
-  driver: MemoryDriver;
-  bus: Bus | undefined;
-  agent: DirectorAgent | undefined;
-  /** Tables handed to the apply loop, per incarnation (reset on restart). */
-  submits: SimSubmit[];
-  /** Kernel applies (batches reaching the memory driver), with the sim time. */
-  applies: { at: number; digest: string }[];
-};
-
-export type SimWrite = {
-  revision: number;
-  key: string;
-  epoch: number;
-  leader: string;
-  rogue: boolean;
-  /** How many times the desired bucket had been reset when this was written (revisions restart). */
-  generation: number;
-};
-
 export class PairSim {
   now = 1_000_000;
   readonly network: MemoryNetwork;
@@ -125,17 +82,7 @@ export class PairSim {
           generation: this.desiredGeneration,
         });
     });
-    for (const id of this.config.directors.map((d) => d.id)) {
-      const director: SimDirector = {
-        id,
-        driver: createMemoryDriver(),
-        bus: undefined,
-        agent: undefined,
-        submits: [],
-        applies: [],
-      };
-      this.directors.set(id, director);
-    }
+    for (const id of this.config.directors.map((d) => d.id)) this.directors.set(id, simDirector(id));
   }
 
   director(id: string): SimDirector {
@@ -199,29 +146,7 @@ export class PairSim {
    * sat in a socket buffer past its lease). Followers must ignore it when they know a newer epoch.
    */
   async rogueWrite(epoch: number, down: readonly string[]): Promise<void> {
-    const service = this.config.services.web!;
-    await this.observerKv!.put(`edge.web`, {
-      v: 1,
-      cluster: this.config.cluster,
-      pair: "edge",
-      service: "web",
-      epoch,
-      leader: ROGUE,
-      at: this.now,
-      table: {
-        key: "tcp 192.0.2.10:80",
-        protocol: "tcp",
-        address: "192.0.2.10:80",
-        family: "inet",
-        scheduler: service.scheduler,
-        realServers: SIM_RS.filter((rs) => !down.includes(rs)).map((address) => ({
-          address,
-          forwarding: "dr",
-          weight: 7,
-        })),
-      },
-      reasons: [],
-    });
+    await this.observerKv!.put(`edge.web`, rogueRecord(this.config, epoch, down, this.now));
     await this.settle();
   }
 
@@ -235,15 +160,8 @@ export class PairSim {
   /** An operator's `lvsq admin ACTION web RS`, written to the admin bucket as the CLI writes it. */
   async adminWrite(rs: string, action: AdminAction): Promise<void> {
     const kv = await this.probeBus.kv(buckets.admin(this.config.cluster));
-    await kv.put(kvKeys.admin("web", rs), {
-      v: 1,
-      service: "web",
-      rs,
-      action,
-      author: "sim",
-      reason: "sim",
-      at: this.now,
-    });
+    const record = adminRecord(rs, action, this.now);
+    await kv.put(record.key, record.value);
     await this.settle();
   }
 
@@ -253,14 +171,7 @@ export class PairSim {
    */
   async startTwin(id: string): Promise<SimDirector> {
     const twinId = `${id}~twin`;
-    const twin: SimDirector = {
-      id: twinId,
-      driver: createMemoryDriver(),
-      bus: undefined,
-      agent: undefined,
-      submits: [],
-      applies: [],
-    };
+    const twin = simDirector(twinId);
     this.directors.set(twinId, twin);
     await this.start(twinId, id);
     return twin;
@@ -289,23 +200,8 @@ export class PairSim {
   /** Every probe publishes its full view (the truth) of the service. */
   async voteRound(): Promise<void> {
     for (const probe of SIM_PROBES) {
-      this.probeBus.publish(subjects.votes(this.config.cluster, probe.id, "web"), {
-        v: 1,
-        cluster: this.config.cluster,
-        probe: probe.id,
-        site: probe.site,
-        service: "web",
-        seq: ++this.seq,
-        sentAt: this.now,
-        intervalMs: 1000,
-        votes: SIM_RS.map((rs) => ({
-          rs,
-          state: this.truth.get(rs) ?? "up",
-          since: this.now,
-          latencyMs: 1,
-          reason: "sim",
-        })),
-      });
+      const { subject, batch } = voteBatch(this.config, probe, ++this.seq, this.truth, this.now);
+      this.probeBus.publish(subject, batch);
     }
     await this.settle();
   }

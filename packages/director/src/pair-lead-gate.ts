@@ -1,0 +1,46 @@
+import type { PairHost } from "./pair-host.js";
+import type { DesiredPublisher } from "./pair-publisher.js";
+
+export type LeadGateOptions = {
+  host: PairHost;
+  clock: () => number;
+  ttlMs: number;
+  publisher: () => DesiredPublisher | undefined;
+};
+
+/**
+ * Whether this director may lead: only with a complete, current view of the admin overrides, readable
+ * buckets, and record writes that work. A leader whose writes fail past the lease time steps down and
+ * holds off for one lease time, so a partner that can publish takes over.
+ */
+export class LeadGate {
+  /** After stepping down because its record writes failed, a director does not lead again before this. */
+  private holdOffUntil = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly options: LeadGateOptions) {}
+
+  /** Why this director may not lead now (undefined: it may): every decision needs all three buckets. */
+  cannotLead(unreadable: string | undefined): string | undefined {
+    if (!this.options.host.overridesCurrent())
+      return "its view of the admin overrides is not complete and current";
+    if (unreadable) return unreadable;
+    if (this.options.clock() < this.holdOffUntil) return "it stepped down: its desired record writes failed";
+    return undefined;
+  }
+
+  /** Holding the lease means being able to publish: false once writes have failed past the lease time. */
+  publishing(): boolean {
+    const since = this.options.publisher()?.failingSince;
+    return since === undefined || this.options.clock() - since <= this.options.ttlMs;
+  }
+
+  /** Its writes failed: it steps down and does not lead again for one lease time. */
+  holdOffAfterFailedWrites(): void {
+    this.holdOffUntil = this.options.clock() + this.options.ttlMs;
+  }
+
+  /** The old lease key vanished early, not by expiry: its holder may believe in it for one more lease time. */
+  holdOffAfterLeaseReset(): void {
+    this.holdOffUntil = Math.max(this.holdOffUntil, this.options.clock() + this.options.ttlMs);
+  }
+}

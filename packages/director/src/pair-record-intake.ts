@@ -1,0 +1,162 @@
+import type { KvChange } from "@lvsq/bus";
+import type { Logger } from "@lvsq/runtime";
+import type { PairHost } from "./pair-host.js";
+import type { DesiredPublisher } from "./pair-publisher.js";
+import type { LeaderRecords } from "./pair-records.js";
+import type { PairStore } from "./pair-store.js";
+
+/** What the intake reads of, and tells, the coordinator it feeds. */
+export interface IntakeSide {
+  leading(): boolean;
+  following(): boolean;
+  stopped(): boolean;
+  /** This director's own term while it leads. */
+  term(): number | undefined;
+  mayDecide(): boolean;
+  deposed(epoch: number, leader: string): void;
+  leader(): string | null;
+  /** The leader's id as the records or the lease name it. */
+  noteLeader(leader: string | null): void;
+}
+
+export type RecordIntakeOptions = {
+  directorId: string;
+  logger: Logger;
+  host: PairHost;
+  now: () => number;
+  ttlMs: number;
+  pollMs?: number | "manual";
+  refreshMs?: number;
+  store: PairStore;
+  records: LeaderRecords;
+  side: IntakeSide;
+  counts: { olderEpochIgnored: number };
+};
+
+/**
+ * The pair's desired records coming in: the first full read (recovery), every change the watch delivers,
+ * and the follower's periodic re-read. Each record passes LeaderRecords' fence (never older than the newest
+ * epoch seen); a follower applies what it took.
+ */
+export class RecordIntake {
+  private recoveredOnce = false;
+  /** A full read ran in this lease round: a follower made in the same round need not read again. */
+  readThisRound = false;
+  private refreshing: Promise<void> | undefined;
+  private lastRefreshAt = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly options: RecordIntakeOptions) {}
+
+  private get publisher(): DesiredPublisher | undefined {
+    return this.options.store.publisher;
+  }
+
+  get recovered(): boolean {
+    return this.recoveredOnce;
+  }
+
+  /** The next round re-reads every record, due or not (a bucket restarted). */
+  refreshNow(): void {
+    this.lastRefreshAt = Number.NEGATIVE_INFINITY;
+  }
+
+  /**
+   * A follower's only feed is its KV watch, and a watch can die without a word (its ordered consumer lived
+   * on a JetStream node that went away, and the client notices only after missed heartbeats, if at all). So
+   * a follower also re-reads every record of its pair every `refreshMs`: it converges within that time of
+   * any leader write, watch or no watch. Off the lease round (a stalled read must not stall the lease),
+   * except in simulations, which drive every step themselves.
+   */
+  async refreshIfDue(): Promise<void> {
+    const { now, ttlMs, refreshMs, pollMs } = this.options;
+    if (now() - this.lastRefreshAt < (refreshMs ?? Math.max(1000, ttlMs))) return;
+    this.lastRefreshAt = now();
+    this.refreshing ??= this.refresh().finally(() => (this.refreshing = undefined));
+    if (pollMs === "manual") await this.refreshing;
+  }
+
+  private async refresh(): Promise<void> {
+    const { records, side } = this.options;
+    let fresh = 0;
+    try {
+      for (const entry of await this.options.store.records()) {
+        this.publisher?.noteRevision(entry.key, entry.revision);
+        if (typeof records.accept(entry.value, entry.revision, this.options.host.config()) !== "string")
+          fresh++;
+      }
+    } catch (error) {
+      this.options.logger.debug(
+        { err: message(error) },
+        "pair: periodic re-read of the desired records failed",
+      );
+      return;
+    }
+    if (fresh === 0 || !side.following() || !this.recoveredOnce || side.stopped()) return;
+    this.options.logger.warn(
+      { op: "refresh", records: fresh, epoch: records.maxEpoch },
+      "pair: the periodic re-read found records the watch did not deliver; applying them",
+    );
+    this.applyRecords();
+  }
+
+  /** Reads every record of the pair, and the lease's term; on the first call the host adopts them. */
+  async recover(): Promise<void> {
+    const { records, side, store } = this.options;
+    // The lease first: a record older than the current term (a late, unfenced write) is not recovered.
+    const held = await store.lease!.read();
+    if (held) {
+      records.noteEpoch(held.epoch);
+      side.noteLeader(held.holder || null);
+    }
+    for (const entry of await store.records()) {
+      this.publisher!.noteRevision(entry.key, entry.revision);
+      this.take(entry.value, entry.revision, false);
+    }
+    this.readThisRound = true;
+    if (this.recoveredOnce) return;
+    const { host, logger } = this.options;
+    host.adopt(records.compose(host.kernel(), host.config()));
+    this.recoveredOnce = true;
+    logger.info(
+      { op: "recover", records: records.size, epoch: records.maxEpoch, leader: side.leader() },
+      "recovered the pair's last desired tables from KV",
+    );
+  }
+
+  onChange(change: KvChange): void {
+    this.publisher?.noteRevision(change.key, change.revision, change.operation !== "PUT");
+    if (change.operation === "PUT") this.take(change.value, change.revision, true);
+  }
+
+  private take(value: unknown, revision: number, apply: boolean): void {
+    const { host, logger, directorId, records, side } = this.options;
+    const outcome = records.accept(value, revision, host.config());
+    if (typeof outcome === "string") {
+      if (outcome === "older-epoch") {
+        this.options.counts.olderEpochIgnored++;
+        logger.debug({ revision, epoch: records.maxEpoch }, "ignored a desired record of an older epoch");
+        // The leader overwrites an older term's record that landed late, so KV holds this term's tables; never
+        // one of its own term (that would be a write loop: its own record, refused, rewritten, refused...).
+        const { service, epoch } = (value ?? {}) as { service?: unknown; epoch?: unknown };
+        const older = typeof epoch === "number" && epoch < (side.term() ?? 0);
+        if (side.mayDecide() && older && typeof service === "string") this.publisher?.mark([service]);
+      }
+      return;
+    }
+    // By epoch, not by name: another incarnation of this same director id may hold a newer term.
+    if (outcome.epoch > (side.term() ?? 0) && side.leading()) side.deposed(outcome.epoch, outcome.leader);
+    if (outcome.leader !== directorId) side.noteLeader(outcome.leader);
+    if (apply && side.following() && this.recoveredOnce) this.applyRecords();
+  }
+
+  /** A follower puts the leader's recorded tables in the kernel. */
+  applyRecords(): void {
+    const { host, records } = this.options;
+    if (records.size === 0) return;
+    host.follow(records.compose(host.kernel(), host.config()), records.recordsEpoch);
+  }
+}
+
+export function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
