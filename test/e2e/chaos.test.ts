@@ -57,6 +57,18 @@ describe(`chaos run in the guest (seed ${seed})`, () => {
     expect(r.figures!.removalDeadlinesChecked).toBeGreaterThan(0);
   });
 
+  it("keeps each director's RSS under 150 MB, also 2 s after the flood", () => {
+    const flood = r.faults!.find((x) => x.kind === "flood")?.detail as {
+      rssMbAfter?: Record<string, number>;
+    };
+    const measured = [
+      ...Object.values(flood?.rssMbAfter ?? {}),
+      ...Object.values(r.figures!.rssMbAtEnd),
+    ].filter((mb): mb is number => typeof mb === "number" && mb > 0);
+    expect(measured.length).toBeGreaterThan(1);
+    for (const mb of measured) expect(mb).toBeLessThan(150);
+  });
+
   it("no director or probe exits unless the schedule kills it", () => {
     expect(r.figures!.unexpectedExits).toEqual([]);
   });

@@ -149,8 +149,15 @@ export async function buildChaosWorld(out: string, repo: string) {
       }),
     );
   const rssMb = (id: string) => {
+    // A director the schedule has killed (and not restarted yet) has no RSS: NaN, reported as "n/a".
     const pid = directors[id]?.child.pid;
-    const found = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    let status = "";
+    try {
+      status = readFileSync(`/proc/${pid}/status`, "utf8");
+    } catch {
+      return Number.NaN;
+    }
+    const found = /VmRSS:\s+(\d+) kB/.exec(status);
     return found ? Number(found[1]) / 1024 : Number.NaN;
   };
   const leader = () => {
