@@ -70,6 +70,11 @@ export class MemoryBusClient implements Bus, KvClient {
     return !this.closed && !this.network.isPartitioned(this.name);
   }
 
+  /** The in-process network always has its KV store. */
+  hasJetStream(): boolean | undefined {
+    return this.isConnected() ? true : undefined;
+  }
+
   publish(subject: string, payload: unknown): boolean {
     if (!this.isConnected()) {
       this.inbound.counters.publishDropped++;

@@ -85,6 +85,10 @@ export class NatsBus implements Bus {
     return this.link.isConnected();
   }
 
+  hasJetStream(): boolean | undefined {
+    return this.link.hasJetStream();
+  }
+
   publish(subject: string, payload: unknown): boolean {
     const nc = this.link.connection();
     if (!nc) {

@@ -67,6 +67,11 @@ export class NatsLink {
     return this.connected;
   }
 
+  hasJetStream(): boolean | undefined {
+    const info = this.connection()?.info;
+    return info === undefined ? undefined : info.jetstream === true;
+  }
+
   onStatus(listener: (status: BusStatus) => void): () => void {
     this.statusListeners.add(listener);
     return () => this.statusListeners.delete(listener);

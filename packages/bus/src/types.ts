@@ -40,6 +40,11 @@ export interface Bus {
   /** Connection status changes; returns an unsubscribe function. */
   onStatus(listener: (status: BusStatus) => void): () => void;
   isConnected(): boolean;
+  /**
+   * Whether the server this client is connected to has JetStream (the KV buckets) on, as its INFO says;
+   * undefined while not connected. A fleet on core NATS alone has no buckets: no pairs, no admin overrides.
+   */
+  hasJetStream(): boolean | undefined;
   stats(): BusStats;
   /** Idempotent. Stops watchers and subscriptions and closes the connection. */
   close(): Promise<void>;

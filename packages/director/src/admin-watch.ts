@@ -16,6 +16,11 @@ export type AdminWatchOptions = {
   staleMs?: number;
   /** The view became current (the first full read, or one after a stale spell). */
   onCurrent?: () => void;
+  /**
+   * Paired directors stop leading when the view goes stale; an unpaired one keeps deciding on its last
+   * full view (only the warning differs).
+   */
+  paired?: boolean;
 };
 
 const DEFAULT_REFRESH_MS = 5_000;
@@ -35,6 +40,7 @@ export class AdminWatch {
   private stopped = false;
   private lastFullReadAt = Number.NEGATIVE_INFINITY;
   private wasCurrent = false;
+  private readInFull = false;
   private buffered: KvChange[] | undefined;
   /** The last revision applied per key, and the real server each key names. */
   private readonly applied = new Map<string, { revision: number; service: string; rs: string }>();
@@ -54,6 +60,11 @@ export class AdminWatch {
     const refreshMs = this.refreshMs();
     const staleMs = this.options.staleMs ?? 3 * refreshMs;
     return this.options.clock() - this.lastFullReadAt <= staleMs;
+  }
+
+  /** Read in full at least once: the view may be old, but it is whole. */
+  complete(): boolean {
+    return this.readInFull;
   }
 
   /** One full read of the bucket, applying what the view lacks; true when it worked. */
@@ -112,6 +123,7 @@ export class AdminWatch {
       this.buffered = undefined;
       for (const change of buffered) this.onChange(change);
       this.lastFullReadAt = this.options.clock();
+      this.readInFull = true;
       if (!this.wasCurrent) {
         this.wasCurrent = true;
         logger.info({ records: this.applied.size }, "read the admin overrides in full");
@@ -123,7 +135,9 @@ export class AdminWatch {
         this.wasCurrent = false;
         logger.warn(
           { err: error instanceof Error ? error.message : error },
-          "cannot read the admin overrides: not deciding until they are read again",
+          this.options.paired
+            ? "cannot read the admin overrides: not leading until they are read again"
+            : "cannot read the admin overrides: deciding on the last ones read until they can be read again",
         );
       } else
         logger.debug(

@@ -101,6 +101,7 @@ export function createDirectorParts(options: DirectorOptions, hooks: DirectorHoo
         clock: hooks.clock,
         ...(options.adminRefreshMs !== undefined ? { refreshMs: options.adminRefreshMs } : {}),
         onCurrent: () => hooks.overridesCurrent(),
+        paired: pairing !== undefined,
       });
   const notifier = new Notifier({
     config: hooks.config,

@@ -55,6 +55,7 @@ export class DirectorAgent {
   private readonly drainReports: PairDrainReports | undefined;
   private readonly drains: DrainRounds;
   private readonly adminWatch: AdminWatch | undefined;
+  private withoutJetStream = false;
   private readonly clock: () => number;
 
   private constructor(private readonly options: DirectorOptions) {
@@ -144,6 +145,26 @@ export class DirectorAgent {
     return this.adminWatch?.current() ?? true;
   }
 
+  /**
+   * An unpaired director decides once it has read the overrides in full, and then keeps deciding on that
+   * view when later reads fail: it has no partner to diverge from, and freezing would leave a real failure
+   * in the table. On a NATS server without JetStream there is no admin bucket, so no override can exist:
+   * it decides at once (and says so, once). Paired directors need a current view to lead (pair-lead-gate).
+   */
+  private unpairedDecides(): boolean {
+    if (!this.adminWatch || this.adminWatch.complete()) return true;
+    if (this.options.bus.hasJetStream() !== false) return false;
+    if (!this.withoutJetStream) {
+      this.withoutJetStream = true;
+      this.options.logger.warn(
+        {},
+        "NATS has no JetStream: no admin overrides (lvsq admin) for this director; deciding on votes alone",
+      );
+      if (this.begun && !this.stopped) this.submit(this.state.desired, 0);
+    }
+    return true;
+  }
+
   /** One full re-read of the admin overrides (simulations drive it; otherwise it runs on its timer). */
   async refreshAdmin(): Promise<void> {
     await this.adminWatch?.refresh();
@@ -155,7 +176,7 @@ export class DirectorAgent {
     this.state = result.state;
     // A follower keeps deciding (so a takeover decides at once) but only the leader announces decisions.
     // Without a complete, current view of the admin overrides nobody decides (a disabled server would return).
-    const decides = this.pairing ? this.pairing.mayDecide() : this.overridesCurrent();
+    const decides = this.pairing ? this.pairing.mayDecide() : this.unpairedDecides();
     for (const event of result.events) {
       if (decides) this.emit(event);
       else this.options.logger.debug({ event: event.type, service: event.service }, "follower decision");
@@ -183,7 +204,7 @@ export class DirectorAgent {
       config: this.config,
       draining: drainingRealServers(this.state),
       kernel: this.kernel.lastObserved,
-      decides: this.pairing ? this.pairing.mayDecide() : this.overridesCurrent(),
+      decides: this.pairing ? this.pairing.mayDecide() : this.unpairedDecides(),
       now: this.now(),
       disable: (command) => this.admin(command),
     });
