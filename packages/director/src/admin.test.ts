@@ -5,6 +5,7 @@ import { type AdminRecord, buckets, kvKeys, subjects, type VoteBatch } from "@lv
 import { createDirectorMetrics, createLogger, createMetricsRegistry } from "@lvsq/runtime";
 import { afterEach, describe, expect, it } from "vitest";
 import { DirectorAgent } from "./agent.js";
+import { until, voteBatch } from "./test-support.js";
 
 const config = parseConfig(
   `cluster: t
@@ -26,38 +27,8 @@ afterEach(async () => {
   await Promise.all(agents.splice(0).map((a) => a.stop()));
 });
 
-let seq = 1;
-const allUp = (): VoteBatch => ({
-  v: 1,
-  cluster: "t",
-  probe: "pa",
-  site: "a",
-  service: "web",
-  seq: seq++,
-  sentAt: Date.now(),
-  intervalMs: 1000,
-  votes: ["198.51.100.1:80", "198.51.100.2:80"].map((rs) => ({
-    rs,
-    state: "up" as const,
-    since: 0,
-    latencyMs: 1,
-    reason: "HTTP 200",
-  })),
-});
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false>,
-  timeoutMs = 3000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const allUp = () =>
+  voteBatch({ cluster: "t", probe: "pa", site: "a", service: "web" }, ["198.51.100.1:80", "198.51.100.2:80"]);
 
 describe("admin overrides and metrics in the director", () => {
   it("applies a drain from the admin bucket over up votes, and keeps it across a director restart", async () => {

@@ -8,6 +8,7 @@ import { subjects, type VoteBatch } from "@lvsq/protocol";
 import { createLogger } from "@lvsq/runtime";
 import { afterAll, describe, expect, it } from "vitest";
 import { DirectorAgent } from "./agent.js";
+import { until } from "./test-support.js";
 
 const dir = mkdtempSync(join(tmpdir(), "lvsq-agent-notify-"));
 const log = join(dir, "hooks.log");
@@ -42,20 +43,6 @@ const batch = (state: "up" | "down"): VoteBatch => ({
   intervalMs: 1000,
   votes: [{ rs: "198.51.100.1:80", state, since: 0, latencyMs: 1, reason: state }],
 });
-
-async function until<T>(
-  what: string,
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
-  ms = 5000,
-) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const agents: DirectorAgent[] = [];
 afterAll(async () => {

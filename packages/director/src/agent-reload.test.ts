@@ -6,6 +6,7 @@ import { createLogger } from "@lvsq/runtime";
 import { afterEach, describe, expect, it } from "vitest";
 import { DirectorAgent } from "./agent.js";
 import { createDryRunDriver } from "./dry-run-driver.js";
+import { until } from "./test-support.js";
 
 // What a director does with services a reload removes, with kernel services it does not own, what its log
 // says in --dry-run, and when it logs isolation.
@@ -50,16 +51,6 @@ function capture() {
     destination: { write: (text: string) => void lines.push(JSON.parse(text) as Record<string, unknown>) },
   });
   return { lines, logger, messages: () => lines.map((l) => String(l.msg)) };
-}
-
-async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>) {
-  const deadline = Date.now() + 3000;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 let seq = 1;

@@ -5,6 +5,7 @@ import { DirectorHeartbeat, EventEnvelope, type IpvsTable, subjects, type VoteBa
 import { createLogger } from "@lvsq/runtime";
 import { afterEach, describe, expect, it } from "vitest";
 import { DirectorAgent } from "./agent.js";
+import { until } from "./test-support.js";
 
 const config = parseConfig(
   `cluster: t
@@ -55,20 +56,6 @@ function weights(table: IpvsTable): Record<string, number> {
   return Object.fromEntries(
     table.services.flatMap((s) => s.realServers.map((rs) => [rs.address, rs.weight])),
   );
-}
-
-async function until<T>(
-  what: string,
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 3000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 async function start(driver = createMemoryDriver()) {

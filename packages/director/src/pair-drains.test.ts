@@ -6,6 +6,7 @@ import { createLogger } from "@lvsq/runtime";
 import { afterEach, describe, expect, it } from "vitest";
 import { DirectorAgent } from "./agent.js";
 import { type DrainCount, drainVerdicts, type PartnerDrains } from "./drain-watch.js";
+import { until, voteBatch } from "./test-support.js";
 
 const RS = "198.51.100.2:80";
 const own = (connections: number | null): DrainCount[] => [{ service: "web", rs: RS, connections }];
@@ -68,16 +69,6 @@ afterEach(async () => {
   await Promise.all(agents.splice(0).map((agent) => agent.stop()));
 });
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 8000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe("a pair ends a drain without a deadline", () => {
   it("takes the server out only once neither director's kernel holds its connections", async () => {
     const network = createMemoryNetwork();
@@ -107,24 +98,8 @@ describe("a pair ends a drain without a deadline", () => {
             (await kernels[id].read()).services[0]?.realServers.find((r) => r.address === RS)?.weight,
         ),
       );
-    let seq = 1;
-    const allUp = (): VoteBatch => ({
-      v: 1,
-      cluster: "t",
-      probe: "p",
-      site: "s",
-      service: "web",
-      seq: seq++,
-      sentAt: Date.now(),
-      intervalMs: 1000,
-      votes: ["198.51.100.1:80", RS].map((rs) => ({
-        rs,
-        state: "up",
-        since: 0,
-        latencyMs: 1,
-        reason: "HTTP 200",
-      })),
-    });
+    const allUp = () =>
+      voteBatch({ cluster: "t", probe: "p", site: "s", service: "web" }, ["198.51.100.1:80", RS]);
     await until("a leader and both tables with the server in", async () => {
       operator.publish(subjects.votes("t", "p", "web"), allUp());
       const roles = agents.map((agent) => agent.role).sort();

@@ -5,6 +5,7 @@ import { type AdminRecord, buckets, kvKeys, subjects, type VoteBatch } from "@lv
 import { createLogger } from "@lvsq/runtime";
 import { afterEach, describe, expect, it } from "vitest";
 import { DirectorAgent } from "./agent.js";
+import { until, voteBatch } from "./test-support.js";
 
 // An unpaired director and the admin overrides: it waits for one full read (so a disabled server does not
 // come back at a restart), then keeps deciding on that view when reads fail (freezing would keep a dead
@@ -30,32 +31,12 @@ afterEach(async () => {
   await Promise.all(agents.splice(0).map((agent) => agent.stop()));
 });
 
-let seq = 1;
-const votes = (down: readonly string[] = []): VoteBatch => ({
-  v: 1,
-  cluster: "u",
-  probe: "p",
-  site: "s",
-  service: "web",
-  seq: seq++,
-  sentAt: Date.now(),
-  intervalMs: 1000,
-  votes: ["198.51.100.1:80", "198.51.100.2:80"].map((rs) => ({
-    rs,
-    state: down.includes(rs) ? ("down" as const) : ("up" as const),
-    since: 0,
-    latencyMs: 1,
-    reason: "test",
-  })),
-});
-
-async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const votes = (down: readonly string[] = []) =>
+  voteBatch(
+    { cluster: "u", probe: "p", site: "s", service: "web" },
+    ["198.51.100.1:80", "198.51.100.2:80"],
+    down,
+  );
 
 function setUp(bus?: (real: Bus) => Bus) {
   const network = createMemoryNetwork();
