@@ -266,7 +266,7 @@ export class PairCoordinator {
       { op: "bucket-restarted", buckets, epoch },
       "pair: a bucket's sequence restarted; forgetting its revisions",
     );
-    this.records.restart(epoch, buckets.includes("desired"));
+    this.records.restart(epoch);
     if (buckets.includes("leases") && this.currentRole !== "leader") this.gate.holdOffAfterLeaseReset();
     if (buckets.includes("desired")) this.publisher!.forgetRevisions();
     this.intake.refreshNow();

@@ -146,4 +146,24 @@ describe("director pair under JetStream faults (simulated)", () => {
     expect(sim.director("a").agent!.pair!.counts.recordsWritten).toBe(written);
     await sim.dispose();
   });
+
+  it("the lease bucket made again while a follower was isolated: it rejoins and applies the new term", async () => {
+    const sim = await running();
+    const b = sim.director("b").agent!;
+    sim.network.setBucketFault(buckets.leases("sim"), "unavailable");
+    await sim.poll("b");
+    expect(b.role).toBe("isolated");
+    sim.network.resetBucket(buckets.leases("sim"));
+    sim.network.setBucketFault(buckets.leases("sim"), "ok");
+    // The leader takes a new term on the new bucket and writes every record; b's watch delivers them.
+    await sim.poll("a");
+    const a = sim.director("a").agent!;
+    expect(a.role).toBe("leader");
+    await rounds(sim, 2 * (TTL / 500));
+    // Noticing the reset must not leave b without the records it already holds (and "seen" on re-read).
+    expect(b.role).toBe("follower");
+    expect(b.stats().appliedEpoch).toBe(a.stats().epoch);
+    expect(b.pair!.decidedBy("web").epoch).toBe(a.stats().epoch);
+    await sim.dispose();
+  });
 });

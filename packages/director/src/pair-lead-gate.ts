@@ -16,6 +16,7 @@ export type LeadGateOptions = {
 export class LeadGate {
   /** After stepping down because its record writes failed, a director does not lead again before this. */
   private holdOffUntil = Number.NEGATIVE_INFINITY;
+  private holdOffReason = "";
 
   constructor(private readonly options: LeadGateOptions) {}
 
@@ -24,7 +25,7 @@ export class LeadGate {
     if (!this.options.host.overridesCurrent())
       return "its view of the admin overrides is not complete and current";
     if (unreadable) return unreadable;
-    if (this.options.clock() < this.holdOffUntil) return "it stepped down: its desired record writes failed";
+    if (this.options.clock() < this.holdOffUntil) return this.holdOffReason;
     return undefined;
   }
 
@@ -37,10 +38,14 @@ export class LeadGate {
   /** Its writes failed: it steps down and does not lead again for one lease time. */
   holdOffAfterFailedWrites(): void {
     this.holdOffUntil = this.options.clock() + this.options.ttlMs;
+    this.holdOffReason = "it stepped down: its desired record writes failed";
   }
 
   /** The old lease key vanished early, not by expiry: its holder may believe in it for one more lease time. */
   holdOffAfterLeaseReset(): void {
-    this.holdOffUntil = Math.max(this.holdOffUntil, this.options.clock() + this.options.ttlMs);
+    const until = this.options.clock() + this.options.ttlMs;
+    if (until <= this.holdOffUntil) return;
+    this.holdOffUntil = until;
+    this.holdOffReason = "the lease bucket was made again: its old holder may still believe in its key";
   }
 }
