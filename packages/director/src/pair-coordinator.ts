@@ -186,7 +186,12 @@ export class PairCoordinator {
     this.intake.readThisRound = false;
     try {
       await this.store.open();
-      if (!this.intake.recovered) await this.intake.recover();
+      if (!this.intake.recovered) {
+        // A held key pins the lease bucket's identity from now on (a later reset is noticed); an empty
+        // one of a pair that has led may be a bucket made again just before this process started.
+        const held = await this.intake.recover();
+        if (!held && this.records.maxEpoch > 0) this.gate.holdOffAtFirstSight();
+      }
     } catch (error) {
       return this.isolate(`KV unavailable: ${message(error)}`);
     }

@@ -43,9 +43,23 @@ export class LeadGate {
 
   /** The old lease key vanished early, not by expiry: its holder may believe in it for one more lease time. */
   holdOffAfterLeaseReset(): void {
+    this.holdOff("the lease bucket was made again: its old holder may still believe in its key");
+  }
+
+  /**
+   * First read of a pair that has led before (it has records) with an empty lease key: the key may have
+   * gone with a lease bucket made again just before this process started, which it cannot tell from an
+   * expired key, while the old holder still believes in it for up to one lease time. Waiting that long is
+   * safe either way.
+   */
+  holdOffAtFirstSight(): void {
+    this.holdOff("it has not watched the lease for a lease time yet, and the pair has led before");
+  }
+
+  private holdOff(reason: string): void {
     const until = this.options.clock() + this.options.ttlMs;
     if (until <= this.holdOffUntil) return;
     this.holdOffUntil = until;
-    this.holdOffReason = "the lease bucket was made again: its old holder may still believe in its key";
+    this.holdOffReason = reason;
   }
 }

@@ -99,8 +99,11 @@ export class RecordIntake {
     this.applyRecords();
   }
 
-  /** Reads every record of the pair, and the lease's term; on the first call the host adopts them. */
-  async recover(): Promise<void> {
+  /**
+   * Reads every record of the pair, and the lease's term; on the first call the host adopts them. Returns
+   * whether the lease key was held.
+   */
+  async recover(): Promise<boolean> {
     const { records, side, store } = this.options;
     // The lease first: a record older than the current term (a late, unfenced write) is not recovered.
     const held = await store.lease!.read();
@@ -113,7 +116,7 @@ export class RecordIntake {
       this.take(entry.value, entry.revision, false);
     }
     this.readThisRound = true;
-    if (this.recoveredOnce) return;
+    if (this.recoveredOnce) return held !== undefined;
     const { host, logger } = this.options;
     host.adopt(records.compose(host.kernel(), host.config()));
     this.recoveredOnce = true;
@@ -121,6 +124,7 @@ export class RecordIntake {
       { op: "recover", records: records.size, epoch: records.maxEpoch, leader: side.leader() },
       "recovered the pair's last desired tables from KV",
     );
+    return held !== undefined;
   }
 
   onChange(change: KvChange): void {
