@@ -272,7 +272,12 @@ export class PairCoordinator {
       "pair: a bucket's sequence restarted; forgetting its revisions",
     );
     this.records.restart(epoch);
-    if (buckets.includes("leases") && this.currentRole !== "leader") this.gate.holdOffAfterLeaseReset();
+    if (buckets.includes("leases")) {
+      if (this.currentRole !== "leader") this.gate.holdOffAfterLeaseReset();
+      // The key went with the old stream, and its revision means nothing in the new one: take it again.
+      this.lease!.forget();
+      this.loseLease("the lease bucket was made again");
+    }
     if (buckets.includes("desired")) this.publisher!.forgetRevisions();
     this.intake.refreshNow();
     if (this.mayDecide()) this.publisher!.mark(Object.keys(host.config().services));

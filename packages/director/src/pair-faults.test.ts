@@ -181,4 +181,29 @@ describe("director pair under JetStream faults (simulated)", () => {
     expect(await sim.kernelDigest("b")).toBe(await sim.kernelDigest("a"));
     await sim.dispose();
   });
+
+  it("a leader whose lease bucket was made again never renews on the new stream by a coincidence of revisions", async () => {
+    const sim = await running();
+    const leases = await sim.network.connect("reader").kv(buckets.leases("sim"));
+    const held = (await leases.get("edge"))!.revision;
+    sim.network.resetBucket(buckets.leases("sim"));
+    sim.network.resetBucket(buckets.desired("sim"));
+    await sim.crash("b");
+    await sim.start("b"); // sees two empty buckets: it cannot tell, and leads (revision 1)
+    // b renews until the new key is at the revision a holds for the old one.
+    for (let i = 0; i < 10 && (await leases.get("edge"))!.revision < held; i++) {
+      await sim.advance(100);
+      await sim.poll("b");
+    }
+    expect((await leases.get("edge"))!.revision).toBe(held);
+    expect(sim.director("b").agent!.role).toBe("leader");
+    await sim.poll("a");
+    // a noticed the new bucket: its old revision must not pass the new key's compare-and-set.
+    expect(sim.director("a").agent!.role).toBe("follower");
+    expect(sim.deciders()).toEqual(["b"]);
+    await rounds(sim, 2 * (TTL / 500));
+    expect(sim.deciders()).toEqual(["b"]);
+    expect(await sim.kernelDigest("a")).toBe(await sim.kernelDigest("b"));
+    await sim.dispose();
+  });
 });
