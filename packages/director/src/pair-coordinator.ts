@@ -220,6 +220,7 @@ export class PairCoordinator {
           await this.stepDown("its desired record writes have failed for longer than the lease time");
         } else {
           this.publisher!.retryFailed();
+          await this.intake.refreshIfDue();
           return;
         }
       }
@@ -235,7 +236,7 @@ export class PairCoordinator {
     }
     if (result.acquired) await this.becomeLeader(result.epoch);
     else await this.becomeFollower(result.holder, result.epoch);
-    if (this.currentRole === "follower") await this.intake.refreshIfDue();
+    await this.intake.refreshIfDue();
   }
 
   /** Leaves the lead and releases the lease, so a partner that can decide takes over at its next round. */

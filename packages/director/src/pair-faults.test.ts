@@ -206,4 +206,22 @@ describe("director pair under JetStream faults (simulated)", () => {
     expect(await sim.kernelDigest("a")).toBe(await sim.kernelDigest("b"));
     await sim.dispose();
   });
+
+  it("a late old-epoch record under a leader whose watch died: the leader's re-read finds it and rewrites it", async () => {
+    const sim = await running();
+    await sim.advance(TTL + 500); // a's lease lapses unrenewed; it takes a new term at its next round
+    await sim.poll("a");
+    const a = sim.director("a").agent!;
+    expect(a.stats().epoch).toBeGreaterThan(1);
+    sim.network.killWatchers("a");
+    await sim.rogueWrite(1, [RS1]);
+    await sim.crash("b");
+    await sim.start("b"); // recovers only the late record, which is older than the lease's term
+    await rounds(sim, 2 * (TTL / 500));
+    const b = sim.director("b").agent!;
+    expect(b.stats().appliedEpoch).toBe(a.stats().epoch);
+    expect(sim.writes.at(-1)!.epoch).toBe(a.stats().epoch);
+    expect(await sim.kernelDigest("b")).toBe(await sim.kernelDigest("a"));
+    await sim.dispose();
+  });
 });
