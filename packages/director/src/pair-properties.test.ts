@@ -6,8 +6,8 @@ import { SIM_RS } from "./pair-sim-world.js";
 
 // Random schedules over a simulated pair (three directors in one pair, so two can fight over the lease
 // while the third follows): votes, time, lease rounds, crashes, restarts, partitions, message drops and
-// delays, one bucket failing alone, buckets lost and made again, watches dying silently, KV writes applied
-// with their reply lost, and operators' admin commands. The invariants of docs/pairs.md are checked after every step, convergence after the faults heal.
+// delays, one bucket failing alone, buckets lost and made again, watches dying silently, and operators'
+// admin commands (KV writes applied with their reply lost are modelled, see replyLostPercent). The invariants of docs/pairs.md are checked after every step, convergence after the faults heal.
 
 const DIRECTORS = ["a", "b", "c"] as const;
 const TTL_MS = 3000;
