@@ -52,6 +52,12 @@ export interface Lease {
   renew(): Promise<boolean>;
   /** Deletes the key if still ours, so a follower can take over without waiting for the TTL. */
   release(): Promise<void>;
+  /**
+   * The bucket was made again: the revision held belongs to the old stream, and the new stream's sequence
+   * restarts, so a renewal by it could pass another holder's compare-and-set by a coincidence of numbers.
+   * The lease is no longer held; `acquire` takes it again (or finds who holds it now).
+   */
+  forget(): void;
   /** The current holder (for followers, which poll: nats-server 2.9 sends no event when a key expires). */
   read(): Promise<LeaseInfo | undefined>;
   /**
@@ -223,6 +229,8 @@ export function createLease(
         return false;
       }
     },
+
+    forget: lose,
 
     async release() {
       if (revision === undefined) return;

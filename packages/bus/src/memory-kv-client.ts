@@ -121,6 +121,8 @@ export class MemoryKv implements Kv {
 export class MemoryWatcher implements KvWatcher {
   private lastRevision = 0;
   private lastDue = 0;
+  /** Bumped by a bucket reset: what the old stream's consumer still had in flight is never delivered. */
+  private stream = 0;
   private stopped = false;
   private dead = false;
   private stopListening: (() => void) | undefined;
@@ -143,6 +145,7 @@ export class MemoryWatcher implements KvWatcher {
     });
     this.stopReset = this.store.onReset(() => {
       this.lastRevision = 0;
+      this.stream++;
     });
   }
 
@@ -166,9 +169,12 @@ export class MemoryWatcher implements KvWatcher {
   private enqueue(change: KvChange): void {
     if (this.stopped) return;
     const subject = `$KV.${this.store.name}.${change.key}`;
+    const stream = this.stream;
     this.lastDue = this.client.scheduleChange(
       subject,
       () => {
+        // A change of a stream since lost: its consumer went with it, and its revision orders nothing now.
+        if (stream !== this.stream) return;
         if (this.stopped || this.dead || change.revision <= this.lastRevision) return;
         this.lastRevision = change.revision;
         this.handler(change);

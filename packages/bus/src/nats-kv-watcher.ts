@@ -90,8 +90,13 @@ export class NatsWatcher implements KvWatcher {
   }
 
   /** `resumeFrom` 0 = initial values then updates; -1 = a restarted stream, every entry delivered. */
-  private async consume(iterator: AsyncIterable<KvWatchEntry>, resumeFrom: number): Promise<void> {
+  private async consume(
+    iterator: AsyncIterable<KvWatchEntry> & { stop(): void },
+    resumeFrom: number,
+  ): Promise<void> {
     for await (const entry of iterator) {
+      // Replaced by a watch on a new stream: what the old one still had buffered orders nothing there.
+      if (this.iterator !== iterator) return;
       if (this.stopped || entry.revision <= this.lastRevision) continue;
       // Initial state: values only, as the memory bus does; afterwards every operation.
       if (resumeFrom === 0 && !entry.isUpdate && entry.operation !== "PUT") continue;

@@ -186,7 +186,12 @@ export class PairCoordinator {
     this.intake.readThisRound = false;
     try {
       await this.store.open();
-      if (!this.intake.recovered) await this.intake.recover();
+      if (!this.intake.recovered) {
+        // A held key pins the lease bucket's identity from now on (a later reset is noticed); an empty
+        // one of a pair that has led may be a bucket made again just before this process started.
+        const held = await this.intake.recover();
+        if (!held && this.records.maxEpoch > 0) this.gate.holdOffAtFirstSight();
+      }
     } catch (error) {
       return this.isolate(`KV unavailable: ${message(error)}`);
     }
@@ -215,6 +220,7 @@ export class PairCoordinator {
           await this.stepDown("its desired record writes have failed for longer than the lease time");
         } else {
           this.publisher!.retryFailed();
+          await this.intake.refreshIfDue();
           return;
         }
       }
@@ -230,7 +236,7 @@ export class PairCoordinator {
     }
     if (result.acquired) await this.becomeLeader(result.epoch);
     else await this.becomeFollower(result.holder, result.epoch);
-    if (this.currentRole === "follower") await this.intake.refreshIfDue();
+    await this.intake.refreshIfDue();
   }
 
   /** Leaves the lead and releases the lease, so a partner that can decide takes over at its next round. */
@@ -266,8 +272,13 @@ export class PairCoordinator {
       { op: "bucket-restarted", buckets, epoch },
       "pair: a bucket's sequence restarted; forgetting its revisions",
     );
-    this.records.restart(epoch, buckets.includes("desired"));
-    if (buckets.includes("leases") && this.currentRole !== "leader") this.gate.holdOffAfterLeaseReset();
+    this.records.restart(epoch);
+    if (buckets.includes("leases")) {
+      if (this.currentRole !== "leader") this.gate.holdOffAfterLeaseReset();
+      // The key went with the old stream, and its revision means nothing in the new one: take it again.
+      this.lease!.forget();
+      this.loseLease("the lease bucket was made again");
+    }
     if (buckets.includes("desired")) this.publisher!.forgetRevisions();
     this.intake.refreshNow();
     if (this.mayDecide()) this.publisher!.mark(Object.keys(host.config().services));

@@ -16,6 +16,7 @@ export type LeadGateOptions = {
 export class LeadGate {
   /** After stepping down because its record writes failed, a director does not lead again before this. */
   private holdOffUntil = Number.NEGATIVE_INFINITY;
+  private holdOffReason = "";
 
   constructor(private readonly options: LeadGateOptions) {}
 
@@ -24,7 +25,7 @@ export class LeadGate {
     if (!this.options.host.overridesCurrent())
       return "its view of the admin overrides is not complete and current";
     if (unreadable) return unreadable;
-    if (this.options.clock() < this.holdOffUntil) return "it stepped down: its desired record writes failed";
+    if (this.options.clock() < this.holdOffUntil) return this.holdOffReason;
     return undefined;
   }
 
@@ -37,10 +38,28 @@ export class LeadGate {
   /** Its writes failed: it steps down and does not lead again for one lease time. */
   holdOffAfterFailedWrites(): void {
     this.holdOffUntil = this.options.clock() + this.options.ttlMs;
+    this.holdOffReason = "it stepped down: its desired record writes failed";
   }
 
   /** The old lease key vanished early, not by expiry: its holder may believe in it for one more lease time. */
   holdOffAfterLeaseReset(): void {
-    this.holdOffUntil = Math.max(this.holdOffUntil, this.options.clock() + this.options.ttlMs);
+    this.holdOff("the lease bucket was made again: its old holder may still believe in its key");
+  }
+
+  /**
+   * First read of a pair that has led before (it has records) with an empty lease key: the key may have
+   * gone with a lease bucket made again just before this process started, which it cannot tell from an
+   * expired key, while the old holder still believes in it for up to one lease time. Waiting that long is
+   * safe either way.
+   */
+  holdOffAtFirstSight(): void {
+    this.holdOff("it has not watched the lease for a lease time yet, and the pair has led before");
+  }
+
+  private holdOff(reason: string): void {
+    const until = this.options.clock() + this.options.ttlMs;
+    if (until <= this.holdOffUntil) return;
+    this.holdOffUntil = until;
+    this.holdOffReason = reason;
   }
 }

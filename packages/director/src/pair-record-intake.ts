@@ -64,7 +64,8 @@ export class RecordIntake {
    * A follower's only feed is its KV watch, and a watch can die without a word (its ordered consumer lived
    * on a JetStream node that went away, and the client notices only after missed heartbeats, if at all). So
    * a follower also re-reads every record of its pair every `refreshMs`: it converges within that time of
-   * any leader write, watch or no watch. Off the lease round (a stalled read must not stall the lease),
+   * any leader write, watch or no watch. The leader re-reads too: a late record of an older term that its
+   * dead watch did not show would otherwise stay in KV, and a director starting then would recover nothing. Off the lease round (a stalled read must not stall the lease),
    * except in simulations, which drive every step themselves.
    */
   async refreshIfDue(): Promise<void> {
@@ -81,8 +82,9 @@ export class RecordIntake {
     try {
       for (const entry of await this.options.store.records()) {
         this.publisher?.noteRevision(entry.key, entry.revision);
-        if (typeof records.accept(entry.value, entry.revision, this.options.host.config()) !== "string")
-          fresh++;
+        const outcome = records.accept(entry.value, entry.revision, this.options.host.config());
+        if (outcome === "older-epoch") this.rewriteIfOlder(entry.value);
+        else if (typeof outcome !== "string") fresh++;
       }
     } catch (error) {
       this.options.logger.debug(
@@ -99,8 +101,11 @@ export class RecordIntake {
     this.applyRecords();
   }
 
-  /** Reads every record of the pair, and the lease's term; on the first call the host adopts them. */
-  async recover(): Promise<void> {
+  /**
+   * Reads every record of the pair, and the lease's term; on the first call the host adopts them. Returns
+   * whether the lease key was held.
+   */
+  async recover(): Promise<boolean> {
     const { records, side, store } = this.options;
     // The lease first: a record older than the current term (a late, unfenced write) is not recovered.
     const held = await store.lease!.read();
@@ -113,7 +118,7 @@ export class RecordIntake {
       this.take(entry.value, entry.revision, false);
     }
     this.readThisRound = true;
-    if (this.recoveredOnce) return;
+    if (this.recoveredOnce) return held !== undefined;
     const { host, logger } = this.options;
     host.adopt(records.compose(host.kernel(), host.config()));
     this.recoveredOnce = true;
@@ -121,6 +126,7 @@ export class RecordIntake {
       { op: "recover", records: records.size, epoch: records.maxEpoch, leader: side.leader() },
       "recovered the pair's last desired tables from KV",
     );
+    return held !== undefined;
   }
 
   onChange(change: KvChange): void {
@@ -135,11 +141,7 @@ export class RecordIntake {
       if (outcome === "older-epoch") {
         this.options.counts.olderEpochIgnored++;
         logger.debug({ revision, epoch: records.maxEpoch }, "ignored a desired record of an older epoch");
-        // The leader overwrites an older term's record that landed late, so KV holds this term's tables; never
-        // one of its own term (that would be a write loop: its own record, refused, rewritten, refused...).
-        const { service, epoch } = (value ?? {}) as { service?: unknown; epoch?: unknown };
-        const older = typeof epoch === "number" && epoch < (side.term() ?? 0);
-        if (side.mayDecide() && older && typeof service === "string") this.publisher?.mark([service]);
+        this.rewriteIfOlder(value);
       }
       return;
     }
@@ -147,6 +149,17 @@ export class RecordIntake {
     if (outcome.epoch > (side.term() ?? 0) && side.leading()) side.deposed(outcome.epoch, outcome.leader);
     if (outcome.leader !== directorId) side.noteLeader(outcome.leader);
     if (apply && side.following() && this.recoveredOnce) this.applyRecords();
+  }
+
+  /**
+   * The leader overwrites an older term's record that landed late, so KV holds this term's tables; never
+   * one of its own term (that would be a write loop: its own record, refused, rewritten, refused...).
+   */
+  private rewriteIfOlder(value: unknown): void {
+    const { side } = this.options;
+    const { service, epoch } = (value ?? {}) as { service?: unknown; epoch?: unknown };
+    const older = typeof epoch === "number" && epoch < (side.term() ?? 0);
+    if (side.mayDecide() && older && typeof service === "string") this.publisher?.mark([service]);
   }
 
   /** A follower puts the leader's recorded tables in the kernel. */

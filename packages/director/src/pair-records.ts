@@ -53,13 +53,15 @@ export class LeaderRecords {
   }
 
   /**
-   * A bucket's sequence restarted: the records and revisions held belong to the old stream (the kernel
-   * keeps their tables), and the newest epoch is what the lease says now (`epoch`, 0 if nobody holds it).
+   * A bucket's sequence restarted: the records held belong to an older view (the kernel keeps their
+   * tables), and the newest epoch is what the lease says now (`epoch`, 0 if nobody holds it). Their
+   * revisions go with them, whichever bucket restarted: a revision kept without its record would refuse
+   * that very record as "seen" on the re-read, and a quiet leader never writes it again.
    */
-  restart(epoch: number, forgetRevisions: boolean): void {
+  restart(epoch: number): void {
     this.epochEver = Math.max(this.epochEver, this.epochSeen);
     this.records.clear();
-    if (forgetRevisions) this.revisions.clear();
+    this.revisions.clear();
     this.epochSeen = epoch;
   }
 

@@ -59,10 +59,17 @@ export class PairSim {
     this.probeBus = this.network.connect("probes");
   }
 
-  /** Faults apply to everything but the observer (whose job is to see the truth). */
+  /**
+   * Faults apply to everything but the observer (whose job is to see the truth) and the directors'
+   * heartbeats: the agent's first heartbeat runs on a real timer, so a fault decision drawn for it would
+   * come at a different point of the hook's random sequence from run to run, and a schedule would not replay.
+   */
   setFaults(hook: FaultHook | undefined): void {
+    const status = `lvsq.${this.config.cluster}.status.`;
     this.network.setFaultHook(
-      hook === undefined ? undefined : (d) => (d.to === "observer" ? "deliver" : hook(d)),
+      hook === undefined
+        ? undefined
+        : (d) => (d.to === "observer" || d.subject.startsWith(status) ? "deliver" : hook(d)),
     );
   }
 
@@ -112,7 +119,7 @@ export class PairSim {
       directorId,
       bus,
       driver: observed,
-      logger: this.logger,
+      logger: this.logger.child({ director: id }),
       now: () => this.now,
       tickMs: 3_600_000,
       heartbeatMs: 3_600_000,
