@@ -25,6 +25,7 @@ import { VoteIntake } from "./vote-intake.js";
 import { type AnyDirectorEvent, explainAnswer, publishEvent } from "./publish.js";
 import type { Notifier } from "./notify.js";
 import type { RoleLog } from "./role-log.js";
+import { UnpairedGate } from "./unpaired-gate.js";
 
 export type { DirectorOptions } from "./agent-options.js";
 
@@ -55,7 +56,7 @@ export class DirectorAgent {
   private readonly drainReports: PairDrainReports | undefined;
   private readonly drains: DrainRounds;
   private readonly adminWatch: AdminWatch | undefined;
-  private withoutJetStream = false;
+  private readonly unpairedGate: UnpairedGate;
   private readonly clock: () => number;
 
   private constructor(private readonly options: DirectorOptions) {
@@ -87,6 +88,14 @@ export class DirectorAgent {
     this.drainReports = parts.drainReports;
     this.drains = parts.drains;
     this.adminWatch = parts.adminWatch;
+    this.unpairedGate = new UnpairedGate({
+      adminWatch: parts.adminWatch,
+      bus: options.bus,
+      logger: options.logger,
+      opened: () => {
+        if (this.begun && !this.stopped) this.submit(this.state.desired, 0);
+      },
+    });
     this.notifier = parts.notifier;
     this.roleLog = parts.roleLog;
   }
@@ -145,26 +154,6 @@ export class DirectorAgent {
     return this.adminWatch?.current() ?? true;
   }
 
-  /**
-   * An unpaired director decides once it has read the overrides in full, and then keeps deciding on that
-   * view when later reads fail: it has no partner to diverge from, and freezing would leave a real failure
-   * in the table. On a NATS server without JetStream there is no admin bucket, so no override can exist:
-   * it decides at once (and says so, once). Paired directors need a current view to lead (pair-lead-gate).
-   */
-  private unpairedDecides(): boolean {
-    if (!this.adminWatch || this.adminWatch.complete()) return true;
-    if (this.options.bus.hasJetStream() !== false) return false;
-    if (!this.withoutJetStream) {
-      this.withoutJetStream = true;
-      this.options.logger.warn(
-        {},
-        "NATS has no JetStream: no admin overrides (lvsq admin) for this director; deciding on votes alone",
-      );
-      if (this.begun && !this.stopped) this.submit(this.state.desired, 0);
-    }
-    return true;
-  }
-
   /** One full re-read of the admin overrides (simulations drive it; otherwise it runs on its timer). */
   async refreshAdmin(): Promise<void> {
     await this.adminWatch?.refresh();
@@ -176,7 +165,7 @@ export class DirectorAgent {
     this.state = result.state;
     // A follower keeps deciding (so a takeover decides at once) but only the leader announces decisions.
     // Without a complete, current view of the admin overrides nobody decides (a disabled server would return).
-    const decides = this.pairing ? this.pairing.mayDecide() : this.unpairedDecides();
+    const decides = this.pairing ? this.pairing.mayDecide() : this.unpairedGate.decides();
     for (const event of result.events) {
       if (decides) this.emit(event);
       else this.options.logger.debug({ event: event.type, service: event.service }, "follower decision");
@@ -204,7 +193,7 @@ export class DirectorAgent {
       config: this.config,
       draining: drainingRealServers(this.state),
       kernel: this.kernel.lastObserved,
-      decides: this.pairing ? this.pairing.mayDecide() : this.unpairedDecides(),
+      decides: this.pairing ? this.pairing.mayDecide() : this.unpairedGate.decides(),
       now: this.now(),
       disable: (command) => this.admin(command),
     });
