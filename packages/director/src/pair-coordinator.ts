@@ -4,9 +4,10 @@ import type { PairHost } from "./pair-host.js";
 import { LeadGate } from "./pair-lead-gate.js";
 import { message, RecordIntake } from "./pair-record-intake.js";
 import { LeaderRecords } from "./pair-records.js";
+import { type PairRole, PairRoles } from "./pair-roles.js";
 import { PairStore } from "./pair-store.js";
 
-export type PairRole = "leader" | "follower" | "isolated";
+export type { PairRole } from "./pair-roles.js";
 
 export type PairOptions = {
   bus: Bus;
@@ -42,9 +43,7 @@ export type PairOptions = {
  * pair-record-intake.ts; whether this director may lead at all is pair-lead-gate.ts's call.
  */
 export class PairCoordinator {
-  private currentRole: PairRole = "isolated";
-  private term: number | undefined;
-  private leaderId: string | null = null;
+  private readonly roles: PairRoles;
   private polling: Promise<void> | undefined;
   private roundStartedAt = 0;
   private stopped = false;
@@ -61,7 +60,7 @@ export class PairCoordinator {
       ...options,
       publisher: {
         build: (service) => (this.mayDecide() ? this.options.host.record(service, this.term!) : undefined),
-        deposed: (epoch, leader) => this.deposed(epoch, leader),
+        deposed: (epoch, leader) => this.roles.deposed(epoch, leader),
         written: () => this.counts.recordsWritten++,
       },
       onChange: (change) => this.intake.onChange(change),
@@ -77,12 +76,31 @@ export class PairCoordinator {
         stopped: () => this.stopped,
         term: () => this.term,
         mayDecide: () => this.mayDecide(),
-        deposed: (epoch, leader) => this.deposed(epoch, leader),
+        deposed: (epoch, leader) => this.roles.deposed(epoch, leader),
         leader: () => this.leaderId,
-        noteLeader: (leader) => (this.leaderId = leader),
+        noteLeader: (leader) => (this.roles.leaderId = leader),
       },
     });
     this.gate = new LeadGate({ ...options, publisher: () => this.publisher });
+    this.roles = new PairRoles({
+      ...options,
+      records: this.records,
+      counts: this.counts,
+      intake: () => this.intake,
+      publisher: () => this.publisher,
+    });
+  }
+
+  private get currentRole(): PairRole {
+    return this.roles.role;
+  }
+
+  private get term(): number | undefined {
+    return this.roles.term;
+  }
+
+  private get leaderId(): string | null {
+    return this.roles.leaderId;
   }
 
   private get lease(): Lease | undefined {
@@ -154,7 +172,7 @@ export class PairCoordinator {
   /** A round in flight for longer than the lease time: the lease cannot be confirmed, so stop deciding. */
   private checkStalled(): void {
     if (this.polling && this.options.clock() - this.roundStartedAt > this.options.ttlMs)
-      this.isolate("a lease round has not finished within the lease time (JetStream stalled)");
+      this.roles.isolate("a lease round has not finished within the lease time (JetStream stalled)");
   }
 
   /** The leader's engine changed these services: write their records. */
@@ -182,7 +200,7 @@ export class PairCoordinator {
 
   private async round(): Promise<void> {
     const { bus } = this.options;
-    if (!bus.isConnected()) return this.isolate("not connected to NATS");
+    if (!bus.isConnected()) return this.roles.isolate("not connected to NATS");
     this.intake.readThisRound = false;
     try {
       await this.store.open();
@@ -193,7 +211,7 @@ export class PairCoordinator {
         if (!held && this.records.maxEpoch > 0) this.gate.holdOffAtFirstSight();
       }
     } catch (error) {
-      return this.isolate(`KV unavailable: ${message(error)}`);
+      return this.roles.isolate(`KV unavailable: ${message(error)}`);
     }
     let unreadable: string | undefined;
     try {
@@ -211,10 +229,10 @@ export class PairCoordinator {
         try {
           renewed = await lease.renew();
         } catch (error) {
-          if (!lease.isHeld()) this.isolate(`lease renewal failed: ${message(error)}`);
+          if (!lease.isHeld()) this.roles.isolate(`lease renewal failed: ${message(error)}`);
           return;
         }
-        if (!renewed) this.loseLease("renewal refused: the lease lapsed or another director took it");
+        if (!renewed) this.roles.loseLease("renewal refused: the lease lapsed or another director took it");
         else if (!this.gate.publishing()) {
           this.gate.holdOffAfterFailedWrites();
           await this.stepDown("its desired record writes have failed for longer than the lease time");
@@ -232,17 +250,17 @@ export class PairCoordinator {
       // Above every term seen: epochs keep growing even when the lease bucket's sequence restarted.
       result = await lease.acquire(this.records.nextTermFloor);
     } catch (error) {
-      return this.isolate(`lease unavailable: ${message(error)}`);
+      return this.roles.isolate(`lease unavailable: ${message(error)}`);
     }
-    if (result.acquired) await this.becomeLeader(result.epoch);
-    else await this.becomeFollower(result.holder, result.epoch);
+    if (result.acquired) await this.roles.becomeLeader(result.epoch);
+    else await this.roles.becomeFollower(result.holder, result.epoch);
     await this.intake.refreshIfDue();
   }
 
   /** Leaves the lead and releases the lease, so a partner that can decide takes over at its next round. */
   private async stepDown(reason: string): Promise<void> {
     this.options.logger.warn({ op: "step-down", epoch: this.term, reason }, "pair: stepping down");
-    this.loseLease(reason);
+    this.roles.loseLease(reason);
     await this.lease?.release().catch(() => {});
   }
 
@@ -252,10 +270,10 @@ export class PairCoordinator {
     try {
       held = await this.lease!.read();
     } catch (error) {
-      return this.isolate(`lease unavailable: ${message(error)}`);
+      return this.roles.isolate(`lease unavailable: ${message(error)}`);
     }
     this.options.logger.debug({ reason }, "pair: not trying to take the lease");
-    await this.becomeFollower(held?.holder, held?.epoch);
+    await this.roles.becomeFollower(held?.holder, held?.epoch);
     await this.intake.refreshIfDue();
   }
 
@@ -277,87 +295,10 @@ export class PairCoordinator {
       if (this.currentRole !== "leader") this.gate.holdOffAfterLeaseReset();
       // The key went with the old stream, and its revision means nothing in the new one: take it again.
       this.lease!.forget();
-      this.loseLease("the lease bucket was made again");
+      this.roles.loseLease("the lease bucket was made again");
     }
     if (buckets.includes("desired")) this.publisher!.forgetRevisions();
     this.intake.refreshNow();
     if (this.mayDecide()) this.publisher!.mark(Object.keys(host.config().services));
-  }
-
-  private async becomeLeader(epoch: number): Promise<void> {
-    const { host, pair, directorId, logger } = this.options;
-    const previousLeader = this.leaderId;
-    const previousEpoch = this.records.maxEpoch || null;
-    this.term = epoch;
-    this.records.noteEpoch(epoch);
-    this.currentRole = "leader";
-    this.leaderId = directorId;
-    this.counts.takeovers++;
-    const services = Object.keys(host.config().services);
-    const changedAtTakeover = this.records.differing(services, (service) => host.decision(service));
-    host.lead(epoch);
-    host.emit({
-      type: "leader-changed",
-      service: "*",
-      pair,
-      epoch,
-      leader: directorId,
-      previousLeader: previousLeader === directorId && previousEpoch === null ? null : previousLeader,
-      previousEpoch,
-      changedAtTakeover,
-    });
-    logger.info({ epoch, pair, services: services.length }, "took the lease: writing every service's record");
-    this.publisher!.mark(services);
-  }
-
-  private async becomeFollower(holder: string | undefined, epoch: number | undefined): Promise<void> {
-    const { host, pair, logger } = this.options;
-    const previous = this.currentRole;
-    if (epoch !== undefined) this.records.noteEpoch(epoch);
-    if (holder) this.leaderId = holder;
-    if (previous === "follower") return;
-    this.currentRole = "follower";
-    this.term = undefined;
-    this.publisher!.clear();
-    // Whatever the watch missed while we were away or leading, read it all again before applying.
-    try {
-      if (!this.intake.readThisRound) await this.intake.recover();
-    } catch (error) {
-      logger.warn({ err: message(error) }, "pair: cannot re-read the desired records; applying what we have");
-    }
-    if (previous === "isolated")
-      host.emit({
-        type: "rejoined",
-        service: "*",
-        pair,
-        leader: this.leaderId,
-        epoch: this.records.maxEpoch,
-      });
-    this.intake.applyRecords();
-  }
-
-  private loseLease(reason: string): void {
-    const { host, pair } = this.options;
-    if (this.currentRole !== "leader") return;
-    host.emit({ type: "lease-lost", service: "*", pair, epoch: this.term ?? 0, reason });
-    this.currentRole = "follower";
-    this.term = undefined;
-    this.publisher?.clear();
-  }
-
-  private deposed(epoch: number, leader: string): void {
-    this.records.noteEpoch(epoch);
-    this.leaderId = leader;
-    this.loseLease(`${leader} holds a newer epoch (${epoch})`);
-    this.intake.applyRecords();
-  }
-
-  private isolate(reason: string): void {
-    if (this.currentRole === "isolated") return;
-    const { host, pair } = this.options;
-    this.currentRole = "isolated";
-    this.term = undefined;
-    this.publisher?.clear();
-    host.emit({ type: "isolated", service: "*", pair, reason, epoch: this.records.maxEpoch });
   }
 }
