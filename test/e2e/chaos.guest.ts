@@ -2,6 +2,7 @@
 // tables to hold every backend, disables one real server with `lvsq admin`, then plays the seeded fault
 // schedule (chaos.schedule.ts, chaos.faults.ts) while sampling both kernel tables every 100 ms against
 // the invariants (chaos.invariants.ts). Writes results.json; chaos.test.ts asserts and prints the report.
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { poll } from "../harness/fleet-watch.js";
 import { runAsync, writeResult } from "../harness/in-guest.js";
@@ -179,6 +180,13 @@ try {
     results.agentLogTail = Object.fromEntries(
       [...Object.values(world.directors), ...world.probes].map((p) => [p.name, p.lines.slice(-40)]),
     );
+    // LVSQ_CHAOS_LOGS=1 (with LVSQ_GUEST_KEEP=1 to keep the work folder): every agent's whole log, to study a run.
+    if (process.env.LVSQ_CHAOS_LOGS)
+      for (const p of [...Object.values(world.directors), ...world.probes])
+        writeFileSync(
+          join(process.env.LVSQ_GUEST_OUT ?? ".", `agent-${p.name}.log`),
+          `${p.lines.join("\n")}\n`,
+        );
   }
   save();
   await world?.close().catch(() => {});

@@ -29,6 +29,7 @@ beforeAll(async () => {
       LVSQ_CHAOS: mode,
       LVSQ_CHAOS_SEED: String(seed),
       LVSQ_CHAOS_DEADLINE_MS: String(GUEST_MS - 30_000),
+      ...(env.LVSQ_CHAOS_LOGS ? { LVSQ_CHAOS_LOGS: "1" } : {}),
     },
     timeoutMs: GUEST_MS,
     memMb: 2048,
