@@ -1,7 +1,7 @@
 import { createMemoryNetwork } from "@lvsq/bus";
 import { parseConfig } from "@lvsq/config";
 import { createMemoryDriver } from "@lvsq/ipvs";
-import { type AdminRecord, buckets, kvKeys, subjects, } from "@lvsq/protocol";
+import { type AdminRecord, buckets, kvKeys, subjects } from "@lvsq/protocol";
 import { createLogger } from "@lvsq/runtime";
 import { afterEach, describe, expect, it } from "vitest";
 import { DirectorAgent } from "./agent.js";
