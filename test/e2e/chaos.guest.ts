@@ -5,7 +5,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { poll } from "../harness/fleet-watch.js";
-import { runAsync, writeResult } from "../harness/in-guest.js";
+import { exitOnCrash, runAsync, writeResult } from "../harness/in-guest.js";
 import { createInvariants, tableKey } from "./chaos.invariants.js";
 import { faultInjector } from "./chaos.faults.js";
 import { buildSchedule, type ChaosMode, maxConcurrent } from "./chaos.schedule.js";
@@ -147,13 +147,10 @@ function countBy(xs: readonly string[]): Record<string, number> {
 }
 
 let world: ChaosWorld | undefined;
-const crashed = (error: unknown) => {
-  results.error = `scenario process crashed: ${String((error as Error)?.stack ?? error)}`;
+exitOnCrash((error) => {
+  results.error = error;
   save();
-  process.exit(1);
-};
-process.on("uncaughtException", crashed);
-process.on("unhandledRejection", crashed);
+});
 try {
   note(`chaos seed ${seed} (${mode}); replay with LVSQ_CHAOS_SEED=${seed}`);
   // Ends before the guest's own deadline, so the results and the agents' logs are always written.

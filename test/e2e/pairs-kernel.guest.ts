@@ -3,7 +3,13 @@
 // bundle started as `ip netns exec ns-X node <bundle> --director ID CONFIG URL`; it reaches NATS through a
 // TCP proxy in the root namespace that the scenario can cut (a partition). Raw observations go to
 // results.json; pairs-kernel.test.ts asserts on them on the host.
-import { closeHttpServers, startHttpServers, waitFor, writeResult } from "../harness/in-guest.js";
+import {
+  closeHttpServers,
+  exitOnCrash,
+  startHttpServers,
+  waitFor,
+  writeResult,
+} from "../harness/in-guest.js";
 import { pairWorld, RS, runDirector, same, table, wanted } from "./pairs-kernel.hosts.js";
 
 const { env } = process;
@@ -13,14 +19,10 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = {};
   const log: string[] = [];
   const save = () => writeResult("results.json", { ...results, log: log.slice(-400) });
-  // A crash of this scenario process must say why, not leave an "incomplete" result behind.
-  const crashed = (error: unknown) => {
-    results.error = `scenario process crashed: ${String((error as Error)?.stack ?? error)}`;
+  exitOnCrash((error) => {
+    results.error = error;
     save();
-    process.exit(1);
-  };
-  process.on("uncaughtException", crashed);
-  process.on("unhandledRejection", crashed);
+  });
   const world = pairWorld(out, log);
   try {
     await world.setUp();

@@ -225,6 +225,19 @@ export function fromHexEndpoint(text: string): string {
 }
 
 /** Writes a JSON result file under LVSQ_GUEST_OUT for the host side to assert on. */
+/**
+ * A crash of a scenario process must say why, not leave an "incomplete" result behind: on an uncaught
+ * error, `record` notes it (then saves), and the process exits 1.
+ */
+export function exitOnCrash(record: (error: string) => void): void {
+  const crashed = (error: unknown) => {
+    record(`scenario process crashed: ${String((error as Error)?.stack ?? error)}`);
+    process.exit(1);
+  };
+  process.on("uncaughtException", crashed);
+  process.on("unhandledRejection", crashed);
+}
+
 export function writeResult(name: string, data: unknown): void {
   const { env } = process;
   const path = join(env.LVSQ_GUEST_OUT ?? ".", name);

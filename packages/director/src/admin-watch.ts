@@ -1,5 +1,5 @@
 import type { Bus, Kv, KvChange, KvWatcher } from "@lvsq/bus";
-import type { AdminCommand } from "@lvsq/engine";
+import { type AdminCommand, adminCommandOf } from "@lvsq/engine";
 import { AdminRecord, buckets } from "@lvsq/protocol";
 import type { Logger } from "@lvsq/runtime";
 
@@ -170,14 +170,7 @@ export class AdminWatch {
     }
     const record = parsed.data;
     this.applied.set(change.key, { revision: change.revision, service: record.service, rs: record.rs });
-    this.options.apply({
-      service: record.service,
-      rs: record.rs,
-      action: record.action,
-      author: record.author,
-      reason: record.reason,
-      ...(record.deadline !== undefined ? { deadline: record.deadline } : {}),
-    });
+    this.options.apply(adminCommandOf(record));
   }
 
   private removed(key: string, reason: string): void {

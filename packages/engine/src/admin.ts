@@ -1,4 +1,4 @@
-import type { AdminAction } from "@lvsq/protocol";
+import type { AdminAction, AdminRecord } from "@lvsq/protocol";
 import { type StepContext, touch } from "./decide.js";
 import { ADMIN_DISABLE, ADMIN_DRAIN, ADMIN_NONE, type ServiceState } from "./model.js";
 import { findRealServer } from "./observe.js";
@@ -15,6 +15,18 @@ const ADMIN_ACTIONS: readonly AdminAction[] = ["enable", "drain", "disable"];
  * drain (weight 0, connections finish) and disable (out) win over votes until enable hands the real server
  * back to its votes. Re-sending the current override changes nothing and says nothing.
  */
+/** The engine's command for an operator's record (KV admin bucket, or `lvsq run`'s admin file and socket). */
+export function adminCommandOf(record: AdminRecord): AdminCommand {
+  return {
+    service: record.service,
+    rs: record.rs,
+    action: record.action,
+    author: record.author,
+    reason: record.reason,
+    ...(record.deadline !== undefined ? { deadline: record.deadline } : {}),
+  };
+}
+
 export function applyAdmin(ctx: StepContext, command: AdminCommand): void {
   const { state } = ctx;
   const svc = state.services.get(command.service);

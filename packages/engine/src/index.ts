@@ -22,4 +22,5 @@ export type {
   VoteCounters,
   VoteView,
 } from "./types.js";
+export { adminCommandOf } from "./admin.js";
 export { desiredEntry, drainingRealServers, voteCounters } from "./queries.js";

@@ -4,7 +4,7 @@ import { STANDALONE_DIRECTOR, STANDALONE_PROBE } from "@lvsq/config";
 import { AdminFile, adminFilePath, DirectorAgent } from "@lvsq/director";
 import { AdminRecord } from "@lvsq/protocol";
 import { ProbeAgent } from "@lvsq/probe";
-import type { AdminCommand } from "@lvsq/engine";
+import { adminCommandOf } from "@lvsq/engine";
 import { createDirectorMetrics, ExitCode, handleSignals, type Logger } from "@lvsq/runtime";
 import type { Command } from "commander";
 import { agentLogger, loadConfigOrExit, openMetrics, runForever } from "../common.js";
@@ -58,7 +58,7 @@ export async function runStandalone(options: RunOptions, command: Command, io: C
     },
     (body) => {
       const record = AdminRecord.parse(body);
-      const result = director.admin(commandOf(record));
+      const result = director.admin(adminCommandOf(record));
       const rejected = result.events.find((event) => event.type === "admin-rejected");
       if (rejected) throw new Error(`${record.service} ${record.rs}: ${rejected.why}`);
       // Kept only once the engine took it: a rejected override must not come back at the next start.
@@ -100,17 +100,6 @@ export async function runStandalone(options: RunOptions, command: Command, io: C
   await runForever();
 }
 
-function commandOf(record: AdminRecord): AdminCommand {
-  return {
-    service: record.service,
-    rs: record.rs,
-    action: record.action,
-    author: record.author,
-    reason: record.reason,
-    ...(record.deadline !== undefined ? { deadline: record.deadline } : {}),
-  };
-}
-
 /** Re-applies the overrides kept on this node, as a director does with the admin KV bucket at start. */
 function applyStoredOverrides(file: AdminFile, director: DirectorAgent, logger: Logger): void {
   let stored: ReturnType<AdminFile["load"]>;
@@ -129,7 +118,7 @@ function applyStoredOverrides(file: AdminFile, director: DirectorAgent, logger: 
       "ignoring invalid stored admin records",
     );
   }
-  for (const record of stored.records) director.admin(commandOf(record));
+  for (const record of stored.records) director.admin(adminCommandOf(record));
   if (stored.records.length > 0) {
     logger.info({ file: file.path, overrides: stored.records.length }, "applied the stored admin overrides");
   }
