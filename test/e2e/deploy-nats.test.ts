@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { lvsqBin, repoRoot } from "../harness/agents.js";
 import { findNatsServer } from "../harness/nats.js";
 import { makeTestPki } from "../harness/tls.js";
@@ -67,7 +67,10 @@ describe("deploy/nats configs", () => {
     expect(site.stderr).toContain("--leaf dc9: not a site of the fleet (sites: dc1, dc2, dc3)");
   });
 
-  it.each(files)("%s is valid to nats-server", (file) => {
+  // Installed once, as an operator would: the folder, the users file lvsq nats-config --nkeys generates from
+  // the example fleet, and TLS files where the single server's config names them.
+  let pki: ReturnType<typeof makeTestPki>;
+  beforeAll(() => {
     cpSync(dir, installed, { recursive: true });
     const users = spawnSync(
       process.execPath,
@@ -81,9 +84,12 @@ describe("deploy/nats configs", () => {
       ],
       { encoding: "utf8" },
     );
-    expect(users.status, users.stderr).toBe(0);
+    if (users.status !== 0) throw new Error(`lvsq nats-config --nkeys failed: ${users.stderr}`);
     writeFileSync(join(installed, "lvsq-users.conf"), users.stdout);
-    const pki = makeTestPki(join(installed, "tls"), []);
+    pki = makeTestPki(join(installed, "tls"), []);
+  });
+
+  it.each(files)("%s is valid to nats-server", (file) => {
     const text = readFileSync(join(installed, file), "utf8")
       .replaceAll("/etc/nats/tls/server.pem", pki.serverCert)
       .replaceAll("/etc/nats/tls/server.key", pki.serverKey)
