@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm run chaos [-- --seed N]`: the long chaos run (test/e2e/chaos.test.ts with LVSQ_CHAOS=long) in the
-// guest, then its report. The seed is random unless given (or LVSQ_CHAOS_SEED is set); the report names
+// `npm run chaos [-- [--short] --seed N]`: the chaos run (test/e2e/chaos.test.ts with LVSQ_CHAOS=long, or
+// short) in the guest, then its report. The long run's seed is random unless given (or LVSQ_CHAOS_SEED is
+// set), the short run's 11; the report names
 // it, so any run can be replayed. Bounded: the guest has its own deadline, and this script one above it.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -12,21 +13,25 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const { env } = process;
 const args = process.argv.slice(2);
 const at = args.indexOf("--seed");
-const seed = at >= 0 ? args[at + 1] : (env.LVSQ_CHAOS_SEED ?? String(Math.floor(Math.random() * 2 ** 31)));
+const mode = args.includes("--short") ? "short" : "long";
+const seed =
+  at >= 0
+    ? args[at + 1]
+    : (env.LVSQ_CHAOS_SEED ?? (mode === "short" ? "11" : String(Math.floor(Math.random() * 2 ** 31))));
 if (!/^\d+$/.test(seed ?? "")) {
-  console.error("usage: npm run chaos [-- --seed N]   (N: a whole number, as printed in a report)");
+  console.error("usage: npm run chaos [-- [--short] --seed N]   (N: a whole number, as printed in a report)");
   process.exit(2);
 }
 const dir = mkdtempSync(join(tmpdir(), "lvsq-chaos-"));
 const report = join(dir, "report.txt");
-console.log(`lvsq chaos run (long), seed ${seed}: about 8 minutes`);
+console.log(`lvsq chaos run (${mode}), seed ${seed}: about ${mode === "short" ? 3 : 8} minutes`);
 const result = spawnSync(
   join(root, "node_modules/.bin/vitest"),
   ["run", "--project", "e2e", "test/e2e/chaos.test.ts"],
   {
     cwd: root,
     stdio: "inherit",
-    env: { ...env, LVSQ_CHAOS: "long", LVSQ_CHAOS_SEED: seed, LVSQ_CHAOS_REPORT: report },
+    env: { ...env, LVSQ_CHAOS: mode, LVSQ_CHAOS_SEED: seed, LVSQ_CHAOS_REPORT: report },
     timeout: 900_000,
   },
 );
