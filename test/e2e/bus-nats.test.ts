@@ -102,11 +102,15 @@ describe("bus on a real nats-server", () => {
       value: { epoch: 2 },
       revision: second,
     });
+    // A read answered by the stream leader (leases): the same entry, the same revision.
+    expect(await kv.get("edge.web", { fromLeader: true })).toEqual(await kv.get("edge.web"));
+    expect(await kv.get("edge.none", { fromLeader: true })).toBeUndefined();
     await kv.put("edge.api", { epoch: 9 });
     expect((await kv.keys("edge.>")).sort()).toEqual(["edge.api", "edge.web"]);
 
     await kv.delete("edge.web");
     expect(await kv.get("edge.web")).toBeUndefined(); // a delete marker is not a value
+    expect(await kv.get("edge.web", { fromLeader: true })).toBeUndefined();
     expect(await kv.keys()).toEqual(["edge.api"]);
     await kv.create("edge.web", { epoch: 4 }); // create over a delete marker works
 

@@ -126,7 +126,9 @@ services:
       replicas: 1,
     });
     try {
-      await bus.kv("lvsq_r1_probe");
+      const kv = await bus.kv("lvsq_r1_probe");
+      const revision = await kv.put("k", { n: 1 });
+      expect(await kv.get("k", { fromLeader: true })).toMatchObject({ value: { n: 1 }, revision });
       expect((await streamReplicas(cluster.urls, "lvsq_r1_probe")).replicas).toBe(1);
     } finally {
       await bus.close();

@@ -75,6 +75,20 @@ describe("lease", () => {
     expect(await a.acquire()).toEqual({ acquired: true, epoch: 2 });
   });
 
+  it("reads its own key from the stream leader: a lagging replica never makes a holder follow itself", async () => {
+    const { network, open, advance } = await setup();
+    const a = await open("lvs-a");
+    const b = await open("lvs-b");
+    expect(await a.acquire()).toEqual({ acquired: true, epoch: 1 });
+    advance(500);
+    expect(await a.renew()).toBe(true);
+    // Every replica read one write behind: the direct read would show a's first revision, and its
+    // compare-and-set on it would conflict with a's own renewal.
+    network.setKvFaultHook((op) => (op.op === "get" ? "stale" : "ok"));
+    expect(await a.acquire()).toEqual({ acquired: true, epoch: 3 });
+    expect(await b.acquire()).toEqual({ acquired: false, holder: "lvs-a", epoch: 3 });
+  });
+
   it("a renewal that timed out but landed keeps the term (no new epoch, no lost lease)", async () => {
     const { network, open, advance } = await setup();
     const a = await open("lvs-a");

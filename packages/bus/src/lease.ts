@@ -133,7 +133,8 @@ export function createLease(
   };
 
   const read = async (): Promise<LeaseInfo | undefined> => {
-    const entry = await kv.get(key);
+    // From the stream leader: a lagging replica would show the holder an older revision of its own key.
+    const entry = await kv.get(key, { fromLeader: true });
     if (!entry) return undefined;
     const parsed = LeaseRecord.safeParse(entry.value);
     // A record we cannot read still occupies the key: report it as held by nobody we know, at its revision.
@@ -192,6 +193,9 @@ export function createLease(
         } catch (error) {
           if (!isKvConflict(error)) throw error;
           const again = await read();
+          // Still ours by the read, yet the write conflicted: the holder is not known this round. Never
+          // report this process as another holder to follow.
+          if (mine(again)) return { acquired: false, holder: undefined, epoch: again?.epoch };
           return { acquired: false, holder: again?.holder, epoch: again?.epoch };
         }
       }

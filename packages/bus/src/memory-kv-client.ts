@@ -12,9 +12,10 @@ export type KvOp = {
 };
 /**
  * What happens to one KV call: `ok`; `unavailable` (fails, nothing done); `reply-lost` (done, but the
- * caller only learns `bus_timeout`: JetStream applied the write and the ack never came back).
+ * caller only learns `bus_timeout`: JetStream applied the write and the ack never came back); `stale` (a
+ * read answered by a replica one write behind; reads from the stream leader are never stale).
  */
-export type KvFault = "ok" | "unavailable" | "reply-lost";
+export type KvFault = "ok" | "unavailable" | "reply-lost" | "stale";
 export type KvFaultHook = (op: KvOp) => KvFault;
 
 /** What a KV handle needs from the client that opened it (memory-bus.ts implements it). */
@@ -45,7 +46,7 @@ export class MemoryKv implements Kv {
   }
 
   /** Runs one call through the client's connection, the bucket's own fault and the per-call fault hook. */
-  private async call<T>(op: KvOp["op"], what: string, run: () => T): Promise<T> {
+  private async call<T>(op: KvOp["op"], what: string, run: () => T, stale?: () => T): Promise<T> {
     const label = `kv ${op} ${this.bucket}${what}`;
     this.client.assertConnected(label);
     if (this.store.fault === "unavailable") throw busUnavailable(`${label} (bucket unavailable)`);
@@ -65,11 +66,13 @@ export class MemoryKv implements Kv {
       }
       throw new LvsqError("bus_timeout", `${label}: no reply`);
     }
+    if (fault === "stale" && stale) return stale();
     return run();
   }
 
-  get(key: string) {
-    return this.call("get", `/${key}`, () => this.store.get(key));
+  get(key: string, options: { fromLeader?: boolean } = {}) {
+    const lagging = options.fromLeader ? undefined : () => this.store.getStale(key);
+    return this.call("get", `/${key}`, () => this.store.get(key), lagging);
   }
 
   put(key: string, value: unknown) {

@@ -20,6 +20,8 @@ export type BucketFault = "ok" | "unavailable" | "stalled";
 export class MemoryBucket {
   private sequence = 0;
   private readonly entries = new Map<string, StoredEntry>();
+  /** Each key's entry before its last write (null: it did not exist): what a lagging replica still serves. */
+  private readonly previous = new Map<string, StoredEntry | null>();
   private readonly listeners = new Set<(change: KvChange) => void>();
   private readonly resetListeners = new Set<() => void>();
   private stalled: (() => void)[] = [];
@@ -63,6 +65,7 @@ export class MemoryBucket {
    */
   reset(): void {
     this.entries.clear();
+    this.previous.clear();
     this.sequence = 0;
     this.createdAt = Math.max(this.now(), this.createdAt + 1);
     for (const listener of this.resetListeners) listener();
@@ -79,6 +82,17 @@ export class MemoryBucket {
     return entry?.operation === "PUT" ? toEntry(entry) : undefined;
   }
 
+  /**
+   * The key as a replica one write behind has it (a direct get answered by a follower that has not yet
+   * stored the last write), or as it is if the replica has caught up.
+   */
+  getStale(key: string): KvEntry | undefined {
+    this.expire();
+    if (!this.previous.has(key)) return this.get(key);
+    const entry = this.previous.get(key);
+    return entry?.operation === "PUT" ? toEntry(entry) : undefined;
+  }
+
   /** Writes unless `expectedRevision` differs from the key's last revision (0 = must not exist). */
   write(key: string, operation: KvOperation, value: unknown, expectedRevision?: number): number {
     this.expire();
@@ -91,6 +105,7 @@ export class MemoryBucket {
       );
     }
     const revision = ++this.sequence;
+    this.previous.set(key, last ?? null);
     const text = operation === "PUT" ? JSON.stringify(value) : "";
     this.entries.set(key, { key, text, revision, createdAt: this.now(), operation });
     const change: KvChange = { key, revision, operation };

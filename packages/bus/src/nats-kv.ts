@@ -88,7 +88,8 @@ export class NatsKv implements Kv {
     return kv;
   }
 
-  get(key: string): Promise<KvEntry | undefined> {
+  get(key: string, options: { fromLeader?: boolean } = {}): Promise<KvEntry | undefined> {
+    if (options.fromLeader) return this.getFromLeader(key);
     return this.guard(`get ${key}`, async (kv) => {
       const entry = await kv.get(key);
       if (entry?.operation !== "PUT") return undefined;
@@ -97,6 +98,39 @@ export class NatsKv implements Kv {
         value: decodeJson(entry.string()),
         revision: entry.revision,
         createdAt: entry.created.getTime(),
+      };
+    });
+  }
+
+  /**
+   * A direct get (the client's default where the stream allows it) may be answered by any replica,
+   * including one that has not yet stored the last write: a lease holder reading its own key there sees
+   * an old revision, and its compare-and-set then conflicts with itself. The stream's message-get API is
+   * answered by the stream leader only.
+   */
+  private getFromLeader(key: string): Promise<KvEntry | undefined> {
+    return this.guard(`get ${key}`, async () => {
+      const nc = this.host.connection();
+      if (!nc) throw busUnavailable(`kv ${this.bucket} get ${key}`);
+      const jsm = await jetstreamManager(nc, { timeout: this.host.kvTimeoutMs, checkAPI: false });
+      let stored: Awaited<ReturnType<typeof jsm.streams.getMessage>>;
+      try {
+        stored = await jsm.streams.getMessage(`KV_${this.bucket}`, {
+          last_by_subj: `$KV.${this.bucket}.${key}`,
+        });
+      } catch (error) {
+        if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.NoMessageFound)
+          return undefined;
+        throw error;
+      }
+      if (!stored) return undefined;
+      const operation = stored.header?.get("KV-Operation");
+      if (operation === "DEL" || operation === "PURGE") return undefined;
+      return {
+        key,
+        value: decodeJson(stored.string()),
+        revision: stored.seq,
+        createdAt: stored.time.getTime(),
       };
     });
   }

@@ -130,7 +130,8 @@ export interface KvWatcher {
  */
 export interface Kv {
   readonly bucket: string;
-  get(key: string): Promise<KvEntry | undefined>;
+  /** `fromLeader`: answered by the stream leader, never a replica that may lag behind (slower; for leases). */
+  get(key: string, options?: { fromLeader?: boolean }): Promise<KvEntry | undefined>;
   put(key: string, value: unknown): Promise<number>;
   create(key: string, value: unknown): Promise<number>;
   update(key: string, value: unknown, revision: number): Promise<number>;

@@ -108,7 +108,7 @@ export class AdminWatch {
       }
       this.createdAt = status.createdAt;
       const keys = await kv.keys();
-      const entries = await Promise.all(keys.map((key) => kv.get(key)));
+      const entries = await Promise.all(keys.map((key) => kv.get(key, { fromLeader: true })));
       const found = new Set<string>();
       for (const entry of entries) {
         if (!entry) continue;

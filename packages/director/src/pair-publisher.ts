@@ -120,7 +120,7 @@ export class DesiredPublisher {
       // Someone wrote the key since we last saw it: a newer term deposes us, an older one is overwritten.
       let stored: Awaited<ReturnType<Kv["get"]>>;
       try {
-        stored = await this.kv.get(key);
+        stored = await this.kv.get(key, { fromLeader: true });
       } catch {
         this.failed.add(service);
         this.failingFrom ??= this.clock();

@@ -102,7 +102,7 @@ export class PairStore {
   async records(): Promise<KvEntry[]> {
     const kv = this.desired!;
     const keys = await kv.keys(`${this.options.pair}.>`);
-    const entries = await Promise.all(keys.map((key) => kv.get(key)));
+    const entries = await Promise.all(keys.map((key) => kv.get(key, { fromLeader: true })));
     const found = entries.filter((entry): entry is KvEntry => entry !== undefined);
     for (const entry of found) this.noteDesiredRevision(entry.revision);
     return found;
