@@ -13,6 +13,13 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const { env } = process;
 const args = process.argv.slice(2);
 const at = args.indexOf("--seed");
+const unknown = args.filter((arg, i) => arg !== "--short" && arg !== "--seed" && !(at >= 0 && i === at + 1));
+if (unknown.length > 0 || args.includes("--help") || args.includes("-h")) {
+  console.error(
+    `usage: npm run chaos [-- [--short] --seed N]${unknown.length ? `   (unknown: ${unknown.join(" ")})` : ""}`,
+  );
+  process.exit(2);
+}
 const mode = args.includes("--short") ? "short" : "long";
 const seed =
   at >= 0

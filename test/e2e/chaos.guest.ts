@@ -182,7 +182,7 @@ try {
       for (const p of [...Object.values(world.directors), ...world.probes])
         writeFileSync(
           join(process.env.LVSQ_GUEST_OUT ?? ".", `agent-${p.name}.log`),
-          `${p.lines.join("\n")}\n`,
+          `${(p.name in world.directors ? world.fullLog(p.name) : p.lines).join("\n")}\n`,
         );
   }
   save();

@@ -118,6 +118,8 @@ export async function buildChaosWorld(out: string, repo: string) {
   });
   const directors: Record<string, GuestProcess> = {};
   const directorStarts: Record<string, number> = {};
+  /** The logs of a director's earlier incarnations, so a study of the run sees what happened before a restart. */
+  const earlierLines: Record<string, string[]> = {};
   const startDirector = (id: string) => {
     const env: Record<string, string> = { LVSQ_NATS_URL: paths[id]!.urls() };
     if (id === CHAOS.FLAKY_DIRECTOR)
@@ -129,6 +131,9 @@ export async function buildChaosWorld(out: string, repo: string) {
       ["node", lvsq, "director", "--config", configOf(id), "--id", id],
       env,
     );
+    const previous = directors[id];
+    if (previous)
+      (earlierLines[id] ??= []).push(...previous.lines, `--- ${id} restarted by the schedule ---`);
     directors[id] = p;
     directorStarts[id] = (directorStarts[id] ?? 0) + 1;
     watchExit(p);
@@ -185,6 +190,8 @@ export async function buildChaosWorld(out: string, repo: string) {
     good,
     lvsq,
     startDirector,
+    /** A director's whole log, every incarnation's in order. */
+    fullLog: (id: string) => [...(earlierLines[id] ?? []), ...(directors[id]?.lines ?? [])],
     /** SIGKILL, as a crash: the kernel table stays as it is. */
     killDirector(id: string) {
       const p = directors[id]!;

@@ -290,7 +290,10 @@ export class PairCoordinator {
       { op: "bucket-restarted", buckets, epoch },
       "pair: a bucket's sequence restarted; forgetting its revisions",
     );
-    this.records.restart(epoch);
+    // The desired bucket still there: its records' epochs are still the terms that wrote them, and the
+    // floor of every new one (a late record of an older term must stay refused). Only a desired bucket
+    // made again starts the epochs over from what the lease says.
+    this.records.restart(buckets.includes("desired") ? epoch : Math.max(epoch, this.records.maxEpoch));
     if (buckets.includes("leases")) {
       if (this.currentRole !== "leader") this.gate.holdOffAfterLeaseReset();
       // The key went with the old stream, and its revision means nothing in the new one: take it again.

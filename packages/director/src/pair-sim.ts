@@ -51,7 +51,7 @@ export class PairSim {
   private seq = 0;
   private incarnations = 0;
   private desiredGeneration = 0;
-  private readonly logger = createLogger({ level: "silent" });
+  private readonly logger = createLogger({ level: (process.env.LVSQ_PAIR_LOG as "debug") ?? "silent" });
 
   constructor(options: { directors?: readonly string[]; leaseTtl?: string } = {}) {
     this.config = simConfig(options.directors, options.leaseTtl);
