@@ -132,8 +132,11 @@ export async function buildChaosWorld(out: string, repo: string) {
       env,
     );
     const previous = directors[id];
-    if (previous)
-      (earlierLines[id] ??= []).push(...previous.lines, `--- ${id} restarted by the schedule ---`);
+    if (previous) {
+      const earlier = earlierLines[id] ?? [];
+      earlier.push(...previous.lines, `--- ${id} restarted by the schedule ---`);
+      earlierLines[id] = earlier;
+    }
     directors[id] = p;
     directorStarts[id] = (directorStarts[id] ?? 0) + 1;
     watchExit(p);
