@@ -42,8 +42,14 @@ export function runAsync(argv: readonly string[], timeoutMs = 10_000): Promise<s
       argv.slice(1),
       { encoding: "utf8", timeout: timeoutMs },
       (error, stdout, stderr) => {
-        if (error) fail(new Error(`\`${argv.join(" ")}\` failed: ${stderr.trim() || String(error)}`));
-        else done(stdout);
+        if (!error) return done(stdout);
+        // A command killed at its deadline says nothing on stderr: name the deadline and keep its stdout.
+        const why = error.killed ? `killed after ${timeoutMs} ms (no exit by its deadline)` : String(error);
+        fail(
+          new Error(
+            `\`${argv.join(" ")}\` failed: ${why}\nstderr: ${stderr.trim() || "(empty)"}\nstdout: ${stdout.trim() || "(empty)"}`,
+          ),
+        );
       },
     );
   });
