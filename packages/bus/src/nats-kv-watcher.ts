@@ -47,10 +47,13 @@ export class NatsWatcher implements KvWatcher {
   }
 
   async start(kv: KV, updatesOnly: boolean): Promise<void> {
+    // Compared with what was seen before asking: a change delivered while the status is on its way is
+    // newer than the answer, and would look like a sequence that went backwards.
+    const seenBefore = this.lastRevision;
     const status = kvStatusOf(await kv.status());
     const restarted =
       this.streamCreatedAt !== undefined &&
-      (status.createdAt !== this.streamCreatedAt || status.lastRevision < this.lastRevision);
+      (status.createdAt !== this.streamCreatedAt || status.lastRevision < seenBefore);
     if (restarted) {
       // Revisions from the old stream mean nothing in the new one: skipping "seen" ones would skip all.
       this.host.logger.warn(

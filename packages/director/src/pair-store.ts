@@ -74,13 +74,16 @@ export class PairStore {
    */
   async restarted(): Promise<("leases" | "desired")[]> {
     const found: ("leases" | "desired")[] = [];
+    // Compared with what was seen before asking: a record the watch delivers while the status is on its
+    // way is newer than the answer, and would look like a sequence that went backwards (a false reset).
+    const seenBefore = this.desiredRevisionSeen;
     const [leases, desired] = await Promise.all([this.leases!.status(), this.desired!.status()]);
     for (const [name, status] of [
       ["leases", leases],
       ["desired", desired],
     ] as const) {
       const known = this.identity.get(name);
-      const backwards = name === "desired" && status.lastRevision < this.desiredRevisionSeen;
+      const backwards = name === "desired" && status.lastRevision < seenBefore;
       if ((known !== undefined && known !== status.createdAt) || backwards) found.push(name);
       this.identity.set(name, status.createdAt);
     }
