@@ -1,4 +1,5 @@
 import { writeFileSync } from "node:fs";
+import { type AddressInfo, createServer, type Socket } from "node:net";
 import { dirname, join } from "node:path";
 import { buckets, kvKeys } from "@lvsq/protocol";
 import type { FleetSnapshot } from "@lvsq/status";
@@ -182,4 +183,41 @@ describe("lvsq admin and explain against real probes and a real director pair", 
       await d3.stop("SIGTERM");
     }
   }, 30_000);
+
+  it("a one-shot command whose first NATS servers hang goes on to the next, and exits when done", async () => {
+    // Two listeners that accept and never answer (a paused node, a black-holed path) before the real server:
+    // the dial picks servers in random order, so some runs meet both hung ones first.
+    const hung = await Promise.all([0, 1].map(() => hungListener()));
+    const urls = [...hung.map((h) => `nats://127.0.0.1:${h.port}`), fleet.nats.url];
+    const config = tempConfig(FLEET(urls.join(", "), fleet.a, fleet.b));
+    try {
+      for (const action of ["disable", "enable", "disable", "enable"]) {
+        const started = Date.now();
+        const run = startLvsq(["admin", action, "web", fleet.b.address, "--config", config]);
+        const { code } = await run.exited;
+        expect(code, run.lines.join("\n")).toBe(0);
+        expect(run.lines.join("\n")).toContain(`${action} web ${fleet.b.address}: written to KV`);
+        // Two hung servers at 2 s each, then the real one, then exit (bounded, generous for a loaded host).
+        expect(Date.now() - started).toBeLessThan(12_000);
+      }
+      const status = startLvsq(["status", "--config", config, "--json", "--wait", "5s"]);
+      expect((await status.exited).code, status.lines.join("\n")).toBe(0);
+    } finally {
+      for (const h of hung) h.close();
+    }
+  }, 90_000);
 });
+
+/** A TCP listener that accepts connections and never writes a byte. */
+async function hungListener(): Promise<{ port: number; close(): void }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => void sockets.add(socket));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}

@@ -12,7 +12,7 @@ export {
   type MemoryNetwork,
   type MemoryNetworkOptions,
 } from "./memory-network.js";
-export { connectNatsBus, type NatsBusOptions, splitCredentials } from "./nats-connect.js";
+export { connectNatsBus, everyServerOnceMs, type NatsBusOptions, splitCredentials } from "./nats-connect.js";
 export { type CredentialsFile, readCredentialsFile, userNkey } from "./nats-credentials.js";
 export {
   type FleetIdentities,

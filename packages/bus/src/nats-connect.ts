@@ -6,6 +6,19 @@ import { NatsBus } from "./nats-bus.js";
 import { readCredentialsFile } from "./nats-credentials.js";
 import type { Bus } from "./types.js";
 
+/** How long nats.js gives one server to answer while dialing. */
+export const CONNECT_TIMEOUT_MS = 2_000;
+
+/**
+ * A first-connect wait that lets the dial try every server once: a one-shot command whose first pick is a
+ * hung node (accepts TCP, never answers: a paused process, a dead path) must go on to the next one before it
+ * says NATS cannot be reached.
+ */
+export function everyServerOnceMs(servers: readonly string[] | string): number {
+  const count = Array.isArray(servers) ? servers.length : String(servers).split(",").length;
+  return Math.max(1, count) * CONNECT_TIMEOUT_MS + 1_000;
+}
+
 export type NatsBusOptions = {
   servers: string[] | string;
   /** Client name shown by the server (e.g. `probe-dc1`). */
@@ -54,7 +67,7 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<Bus> {
     reconnectJitter: 1_000,
     reconnectJitterTLS: 1_000,
     pingInterval: 2_000,
-    timeout: 2_000,
+    timeout: CONNECT_TIMEOUT_MS,
   };
   const login = options.user ?? user;
   if (login !== undefined) {

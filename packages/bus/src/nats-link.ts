@@ -100,29 +100,38 @@ export class NatsLink {
   /** First connection (and again if nats.js ever gives up, e.g. after repeated auth errors): retry forever. */
   private async dial(attempt: number): Promise<void> {
     if (this.closed) return;
+    const started = Date.now();
     try {
       const nc = await connect(this.connectionOptions);
       if (this.closed) {
         await nc.close();
         return;
       }
-      this.adopt(nc);
+      this.adopt(nc, attempt, started);
     } catch (error) {
-      const fields = { attempt, servers: this.connectionOptions.servers, err: errorText(error) };
+      const fields = {
+        attempt,
+        servers: this.connectionOptions.servers,
+        err: errorText(error),
+        ms: Date.now() - started,
+      };
+      // Every attempt of the first ten says how it failed and how long it took (a hung server costs the
+      // whole connect timeout); after that one line in thirty, so a long outage does not flood the log.
       if (attempt === 1 || attempt % 30 === 0)
         this.logger.warn(fields, "bus: cannot connect to NATS, retrying");
+      else if (attempt <= 10) this.logger.info(fields, "bus: cannot connect to NATS, retrying");
       else this.logger.debug(fields, "bus: cannot connect to NATS, retrying");
       const delayMs = DIAL_RETRY_MS + Math.floor(Math.random() * DIAL_RETRY_MS);
       this.retryTimer = setTimeout(() => void this.dial(attempt + 1), delayMs);
     }
   }
 
-  private adopt(nc: NatsConnection): void {
+  private adopt(nc: NatsConnection, attempt: number, started: number): void {
     const again = this.nc !== undefined;
     this.nc = nc;
     this.connected = true;
     this.onConnection(nc);
-    this.logger.info({ server: nc.getServer() }, "bus: connected to NATS");
+    this.logger.info({ server: nc.getServer(), attempt, ms: Date.now() - started }, "bus: connected to NATS");
     this.emit(
       again ? { type: "reconnected", server: nc.getServer() } : { type: "connected", server: nc.getServer() },
     );

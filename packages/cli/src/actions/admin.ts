@@ -1,4 +1,5 @@
 import { hostname, userInfo } from "node:os";
+import { everyServerOnceMs } from "@lvsq/bus";
 import { OPERATOR_USER, parseDuration } from "@lvsq/config";
 import { AdminFile, adminFilePath } from "@lvsq/director";
 import { type AdminAction, AdminRecord, buckets, canonicalRealServer, kvKeys } from "@lvsq/protocol";
@@ -56,6 +57,7 @@ export async function runAdmin(
   const bus = await connectBus(config, "lvsq-admin", logger, io, {
     identity: OPERATOR_USER,
     creds: options.creds,
+    firstConnectWaitMs: everyServerOnceMs(config.nats.servers),
   });
   const bucket = buckets.admin(config.cluster);
   const key = kvKeys.admin(serviceId, rs);

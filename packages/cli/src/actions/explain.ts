@@ -1,3 +1,4 @@
+import { everyServerOnceMs } from "@lvsq/bus";
 import type { ServiceExplanation } from "@lvsq/engine";
 import { LvsqError, subjects } from "@lvsq/protocol";
 import { ExitCode } from "@lvsq/runtime";
@@ -43,7 +44,7 @@ export async function runExplain(
     const bus = await connectBus(config, "lvsq-explain", logger, io, {
       identity: VIEWER_USER,
       creds: options.creds,
-      firstConnectWaitMs: 3000,
+      firstConnectWaitMs: Math.max(3000, everyServerOnceMs(config.nats.servers)),
     });
     try {
       answer = (await bus

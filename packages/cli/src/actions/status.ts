@@ -1,4 +1,4 @@
-import type { Bus } from "@lvsq/bus";
+import { type Bus, everyServerOnceMs } from "@lvsq/bus";
 import { type FleetConfig, parseDuration, VIEWER_USER } from "@lvsq/config";
 import { ExitCode, handleSignals, type HttpAuth, type Logger, parseHostPort } from "@lvsq/runtime";
 import { FleetModel, renderTable, serveStatusPage, watchFleet } from "@lvsq/status";
@@ -53,6 +53,7 @@ export async function runStatus(options: StatusOptions, command: Command, io: Cl
   const bus = await connectBus(config, "lvsq-status", live ? logger : oneShotBusLogger(command, logger), io, {
     identity: VIEWER_USER,
     creds: options.creds,
+    firstConnectWaitMs: everyServerOnceMs(config.nats.servers),
   });
   const model = new FleetModel(config, { historyLimit: options.history });
   const watch = watchFleet(bus, model, logger, { cluster: config.cluster });
