@@ -5,15 +5,29 @@ export const MULTISITE = {
   BACKENDS: ["198.51.100.11", "198.51.100.12", "198.51.100.13", "198.51.100.14"],
   TIMERS: { intervalMs: 1000, timeoutMs: 500, fall: 2, rise: 2, voteTtlMs: 4000, reconcileMs: 3000 },
 };
+export type MultisiteTimers = typeof MULTISITE.TIMERS & { startupGraceMs: number };
+
+/** The timers, every duration multiplied by the guest's time scale (test/harness/in-guest.ts). */
+export function multisiteTimers(scale: number): MultisiteTimers {
+  const T = MULTISITE.TIMERS;
+  return {
+    ...T,
+    intervalMs: T.intervalMs * scale,
+    timeoutMs: T.timeoutMs * scale,
+    voteTtlMs: T.voteTtlMs * scale,
+    reconcileMs: T.reconcileMs * scale,
+    startupGraceMs: 2000 * scale,
+  };
+}
 export const realServerOf = (host: string) => `${host}:8080`;
 
-export function multisiteYaml(natsAddress: string): string {
-  const { CLUSTER, VIP, BACKENDS, TIMERS: T } = MULTISITE;
+export function multisiteYaml(natsAddress: string, T: MultisiteTimers = multisiteTimers(1)): string {
+  const { CLUSTER, VIP, BACKENDS } = MULTISITE;
   return `cluster: ${CLUSTER}
 nats: { servers: ["nats://${natsAddress}:4222"] }
 defaults:
   check: { type: http, path: /, interval: ${T.intervalMs}ms, timeout: ${T.timeoutMs}ms, fall: ${T.fall}, rise: ${T.rise} }
-quorum: { by: site, down: majority, up: majority, voteTtl: ${T.voteTtlMs}ms, startupGrace: 2s }
+quorum: { by: site, down: majority, up: majority, voteTtl: ${T.voteTtlMs}ms, startupGrace: ${T.startupGraceMs}ms }
 sites: [a, b, c]
 probes:
   - { id: probe-a, site: a }

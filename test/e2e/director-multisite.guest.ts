@@ -11,23 +11,48 @@ import {
   startBackends,
   startClient,
 } from "../harness/fleet-agents.js";
-import { poll, siteVerdicts, watchBus, watchKernelTable } from "../harness/fleet-watch.js";
+import { poll as pollUnscaled, siteVerdicts, watchBus, watchKernelTable } from "../harness/fleet-watch.js";
 import { buildFleet, parkInNetns, setSiteBackendLink } from "../harness/topology.js";
-import { observe, scenarioRecord, writeResult } from "../harness/in-guest.js";
-import { forgedMessages, MULTISITE, multisiteYaml, realServerOf } from "./director-multisite.fleet.js";
+import {
+  guestTimeScale,
+  observe as observeUnscaled,
+  scenarioRecord,
+  writeResult,
+} from "../harness/in-guest.js";
+import {
+  forgedMessages,
+  MULTISITE,
+  multisiteTimers,
+  multisiteYaml,
+  realServerOf,
+} from "./director-multisite.fleet.js";
 
 const { env } = process;
 const out = env.LVSQ_GUEST_OUT ?? ".";
 const repo = env.LVSQ_REPO ?? process.cwd();
-const { CLUSTER, VIP, BACKENDS, TIMERS: T } = MULTISITE;
+const { CLUSTER, VIP, BACKENDS } = MULTISITE;
+// Every timer and wait is stretched by the guest's time scale (1 under UML and KVM, measured under QEMU's
+// emulation); the outage itself stays 30 s. The test reads the timers back from the results.
+const S = guestTimeScale();
+const T = multisiteTimers(S);
 const OUTAGE_MS = 30_000;
+const poll = <V>(
+  what: string,
+  test: () => V | undefined | Promise<V | undefined>,
+  ms: number,
+  everyMs?: number,
+) => pollUnscaled(what, test, ms * S, everyMs);
+const observe = (ms: number) => observeUnscaled(ms * S);
 const rs = realServerOf;
 
 const { results, save, step } = scenarioRecord();
+results.timers = T;
+results.timeScale = S;
+results.nodeStartMs = Number(env.LVSQ_GUEST_NODE_START_MS ?? 0);
 
 const fleet = buildFleet({ sites: ["a", "b", "c"], backends: BACKENDS, vip: VIP });
 const config = join(out, "fleet.yaml");
-writeFileSync(config, multisiteYaml(fleet.nats.address));
+writeFileSync(config, multisiteYaml(fleet.nats.address, T));
 
 const park = parkInNetns(fleet.director.netns);
 const table = watchKernelTable(park.pid, VIP, 80);
@@ -42,7 +67,7 @@ const startDirector = () =>
 let director: GuestProcess = startDirector();
 const directors: GuestProcess[] = [director];
 const bus = await watchBus(nats.url, CLUSTER);
-const client = startClient(fleet, `http://${VIP}/`, 100, 1000);
+const client = startClient(fleet, `http://${VIP}/`, 100, 1000 * S);
 const allIn = (t: Record<string, number>) => BACKENDS.every((b) => t[rs(b)] === 1);
 const logTime = (l: Record<string, unknown>) => Date.parse(String(l.time));
 const directorEvents = (p: GuestProcess) => p.logs().filter((l) => typeof l.event === "string");
@@ -158,16 +183,22 @@ try {
   });
 
   await step("forged", async () => {
-    const before = await bus.heartbeatAfter("lvs-a", Date.now());
+    const before = await bus.heartbeatAfter("lvs-a", Date.now(), 10_000 * S);
     const tableBefore = table.current();
     const sentFrom = Date.now();
     const messages = forgedMessages(CLUSTER, rs(BACKENDS[0]!));
     for (const m of messages) bus.publishRaw(m.subject, m.data);
     await bus.flush();
-    const sentAt = Date.now();
-    // Two heartbeats later every message has been handled (one connection, in order).
-    await bus.heartbeatAfter("lvs-a", sentAt);
-    const after = await bus.heartbeatAfter("lvs-a", Date.now());
+    // Heartbeats until they count every message dropped (600 votes, 400 messages: see forgedMessages), or
+    // the deadline: a director busy reading the flood may send a heartbeat before it has read the rest.
+    const deadline = Date.now() + 20_000 * S;
+    let after = await bus.heartbeatAfter("lvs-a", Date.now(), 10_000 * S);
+    while (
+      Date.now() < deadline &&
+      (after.counts.votesDropped! - before.counts.votesDropped! < 600 ||
+        (after.counts.messagesDropped ?? 0) - (before.counts.messagesDropped ?? 0) < 400)
+    )
+      after = await bus.heartbeatAfter("lvs-a", Date.now(), 10_000 * S);
     const warnings = director.logs().filter((l) => logTime(l) >= sentFrom && l.level === "warn");
     return {
       sent: messages.length,
@@ -192,13 +223,17 @@ try {
     const fromLine = director.lines.length;
     const stoppedAt = Date.now();
     await nats.stop();
-    const isolatedLine = await director.waitForLine((l) => l.includes('"role":"isolated"'), 10_000, fromLine);
+    const isolatedLine = await director.waitForLine(
+      (l) => l.includes('"role":"isolated"'),
+      10_000 * S,
+      fromLine,
+    );
     const isolatedAt = Date.now();
-    await observe(OUTAGE_MS - (Date.now() - stoppedAt));
+    await observeUnscaled(OUTAGE_MS - (Date.now() - stoppedAt));
     const changesDuringOutage = table.changesSince(stoppedAt);
     const restartedAt = Date.now();
     await nats.start();
-    await director.waitForLine((l) => l.includes('"role":"leader"'), 15_000, fromLine);
+    await director.waitForLine((l) => l.includes('"role":"leader"'), 15_000 * S, fromLine);
     const rejoinedMs = Date.now() - restartedAt;
     // Fresh votes from every site again, then a window as long as a vote's life plus a rise.
     await poll(
@@ -210,7 +245,7 @@ try {
       20_000,
       250,
     );
-    await observe(T.voteTtlMs + T.rise * T.intervalMs);
+    await observeUnscaled(T.voteTtlMs + T.rise * T.intervalMs);
     return {
       tableBefore,
       changesDuringOutage,
@@ -220,20 +255,20 @@ try {
       rejoinedMs,
       flaps: flaps(director, stoppedAt),
       directorRunning: director.running(),
-      heartbeat: await bus.heartbeatAfter("lvs-a", Date.now(), 5000),
+      heartbeat: await bus.heartbeatAfter("lvs-a", Date.now(), 5000 * S),
     };
   });
 
   await step("directorRestart", async () => {
     const tableBefore = table.current();
     const stoppedAt = Date.now();
-    const exitCode = await director.stop("SIGTERM", 8000);
+    const exitCode = await director.stop("SIGTERM", 8000 * S);
     const tableAfterStop = table.current();
     director = startDirector();
     directors.push(director);
-    const readLine = await director.waitForLine((l) => l.includes("read the kernel table"), 20_000);
-    await bus.heartbeatAfter("lvs-a", Date.now(), 10_000);
-    await observe(2000 + T.voteTtlMs); // startup grace plus a vote's life
+    const readLine = await director.waitForLine((l) => l.includes("read the kernel table"), 20_000 * S);
+    await bus.heartbeatAfter("lvs-a", Date.now(), 10_000 * S);
+    await observeUnscaled(T.startupGraceMs + T.voteTtlMs); // startup grace plus a vote's life
     return {
       exitCode,
       tableBefore,

@@ -7,16 +7,30 @@ import {
   closeHttpServers,
   exitOnCrash,
   startHttpServers,
-  waitFor,
+  waitFor as waitForUnscaled,
   writeResult,
 } from "../harness/in-guest.js";
-import { pairWorld, RS, runDirector, same, table, wanted } from "./pairs-kernel.hosts.js";
+import {
+  LEASE_TTL_MS,
+  pairWorld,
+  RS,
+  runDirector,
+  same,
+  TIME_SCALE,
+  table,
+  wanted,
+} from "./pairs-kernel.hosts.js";
 
 const { env } = process;
 const out = env.LVSQ_GUEST_OUT ?? ".";
 
 async function main(): Promise<void> {
-  const results: Record<string, unknown> = {};
+  // The test derives its bounds from the timers this run used (longer under QEMU's emulation).
+  const results: Record<string, unknown> = {
+    leaseTtlMs: LEASE_TTL_MS,
+    timeScale: TIME_SCALE,
+    nodeStartMs: Number(env.LVSQ_GUEST_NODE_START_MS ?? 0),
+  };
   const log: string[] = [];
   const save = () => writeResult("results.json", { ...results, log: log.slice(-400) });
   exitOnCrash((error) => {
@@ -32,6 +46,8 @@ async function main(): Promise<void> {
     startDirector(a);
     startDirector(b);
     const roleOf = (id: string) => heartbeats.get(id)?.role;
+    const waitFor = <T>(what: string, test: () => T | undefined, timeoutMs: number) =>
+      waitForUnscaled(what, test, timeoutMs * TIME_SCALE);
     const both = (up: readonly string[], timeoutMs = 20_000) =>
       waitFor(
         `both tables = ${up.join(",")}`,

@@ -17,6 +17,7 @@ import {
   addNetns,
   addVethPair,
   closeHttpServers,
+  guestTimeScale,
   type LoopbackHttpServer,
   readKernelService,
   startHttpServers,
@@ -24,7 +25,9 @@ import {
 import { type NatsServerHandle, startNatsServer } from "../harness/nats.js";
 import { natsProxy } from "../harness/nats-proxy.js";
 
-export const LEASE_TTL_MS = 2000;
+/** Waits and timers of the scenario are this many times longer under QEMU's emulation (in-guest.ts). */
+export const TIME_SCALE = guestTimeScale();
+export const LEASE_TTL_MS = 2000 * TIME_SCALE;
 export const RS = ["127.0.0.2:8080", "127.0.0.3:8080", "127.0.0.4:8080"] as const;
 export const WEIGHTS: Record<string, number> = {
   "127.0.0.2:8080": 1,
@@ -117,8 +120,8 @@ export function pairWorld(out: string, log: string[]): PairWorld {
       writeFileSync(
         config,
         `cluster: e2e
-defaults: { check: { type: http, path: /, interval: 500ms, timeout: 300ms, fall: 2, rise: 1 } }
-quorum: { by: site, voteTtl: 3s, startupGrace: 1s }
+defaults: { check: { type: http, path: /, interval: ${500 * TIME_SCALE}ms, timeout: ${300 * TIME_SCALE}ms, fall: 2, rise: 1 } }
+quorum: { by: site, voteTtl: ${3000 * TIME_SCALE}ms, startupGrace: ${1000 * TIME_SCALE}ms }
 sites: [dc1, dc2, dc3]
 probes: [{ id: p1, site: dc1 }, { id: p2, site: dc2 }, { id: p3, site: dc3 }]
 directors: [{ id: lvs-a, pair: edge }, { id: lvs-b, pair: edge }]

@@ -26,7 +26,7 @@ export type GuestRunOptions = {
   nodeModule?: string;
   args?: readonly string[];
   /** Extra environment. LVSQ_IN_GUEST=1, LVSQ_GUEST_OUT (result folder), LVSQ_GUEST_WORK,
-   * LVSQ_GUEST_SCHEDULERS, LVSQ_GUEST_BACKEND and LVSQ_GUEST_KERNEL are set. */
+   * LVSQ_GUEST_SCHEDULERS, LVSQ_GUEST_BACKEND, LVSQ_GUEST_KERNEL and, under QEMU, LVSQ_GUEST_ACCEL are set. */
   env?: Readonly<Record<string, string>>;
   /** Whole-run deadline: the guest is stopped (then killed) when it passes. Default 120 s. */
   timeoutMs?: number;
@@ -143,6 +143,8 @@ async function runIn(
     LVSQ_GUEST_SCHEDULERS: schedulers.join(" "),
     LVSQ_GUEST_BACKEND: backend.name,
     LVSQ_GUEST_KERNEL: backend.kernel,
+    ...(backend.accel ? { LVSQ_GUEST_ACCEL: backend.accel } : {}),
+    ...(hostEnv.LVSQ_GUEST_TIME_SCALE ? { LVSQ_GUEST_TIME_SCALE: hostEnv.LVSQ_GUEST_TIME_SCALE } : {}),
     ...options.env,
   };
   // The scenario gets the deadline minus boot/power-off slack, so it is stopped before the guest is.
