@@ -175,7 +175,7 @@ export class DirectorAgent {
     if (result.changed && !this.stopped && decides) {
       this.submit(result.desired, this.pairing?.epoch ?? 0);
       this.pairing?.published(result.changedServices);
-    }
+    } else if (result.changed && !this.stopped) this.pairing?.withheld(result.changedServices);
     return result;
   }
 

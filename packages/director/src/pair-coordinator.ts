@@ -51,6 +51,8 @@ export class PairCoordinator {
   private readonly store: PairStore;
   private readonly intake: RecordIntake;
   private readonly gate: LeadGate;
+  /** Services the engine changed while this leader could not decide; they go out once it can again. */
+  private readonly held = new Set<string>();
   readonly records: LeaderRecords;
   readonly counts = { olderEpochIgnored: 0, recordsWritten: 0, takeovers: 0 };
 
@@ -180,6 +182,30 @@ export class PairCoordinator {
     if (this.mayDecide()) this.publisher?.mark(services);
   }
 
+  /**
+   * The engine changed these services while this director could not decide (its lease not confirmed by
+   * the local clock between a renewal whose reply was lost and the next one, its view of the overrides
+   * not current). A leader keeps them: nothing else would bring those decisions to its kernel and its
+   * records, since the engine reports a change once. A follower needs nothing: a takeover writes all.
+   */
+  withheld(services: Iterable<string>): void {
+    if (this.currentRole === "leader") for (const service of services) this.held.add(service);
+  }
+
+  /** A leader that can decide again applies its current table and writes the records it withheld. */
+  private releaseWithheld(): void {
+    if (this.currentRole !== "leader") this.held.clear();
+    if (this.held.size === 0 || !this.mayDecide()) return;
+    const services = [...this.held];
+    this.held.clear();
+    this.options.logger.info(
+      { op: "catch-up", epoch: this.term, services },
+      "pair: applying and publishing the decisions made while this leader could not decide",
+    );
+    this.options.host.lead(this.term!);
+    this.publisher?.mark(services);
+  }
+
   /** Stops the rounds; a leader releases the lease so its partner takes over at once (clean stop only). */
   async stop(options: { release?: boolean } = {}): Promise<void> {
     this.stopped = true;
@@ -202,13 +228,14 @@ export class PairCoordinator {
     const { bus } = this.options;
     if (!bus.isConnected()) return this.roles.isolate("not connected to NATS");
     this.intake.readThisRound = false;
+    let emptyAtFirstSight = false;
     try {
       await this.store.open();
       if (!this.intake.recovered) {
         // A held key pins the lease bucket's identity from now on (a later reset is noticed); an empty
         // one of a pair that has led may be a bucket made again just before this process started.
         const held = await this.intake.recover();
-        if (!held && this.records.maxEpoch > 0) this.gate.holdOffAtFirstSight();
+        if (!held) emptyAtFirstSight = true;
       }
     } catch (error) {
       return this.roles.isolate(`KV unavailable: ${message(error)}`);
@@ -220,6 +247,7 @@ export class PairCoordinator {
     } catch (error) {
       unreadable = `the pair's buckets are not readable: ${message(error)}`;
     }
+    if (emptyAtFirstSight && this.mayHaveJustLostItsLeaseBucket()) this.gate.holdOffAtFirstSight();
     const lease = this.lease!;
     if (this.currentRole === "leader") {
       const why = this.gate.cannotLead(unreadable);
@@ -237,6 +265,7 @@ export class PairCoordinator {
           this.gate.holdOffAfterFailedWrites();
           await this.stepDown("its desired record writes have failed for longer than the lease time");
         } else {
+          this.releaseWithheld();
           this.publisher!.retryFailed();
           await this.intake.refreshIfDue();
           return;
@@ -252,9 +281,23 @@ export class PairCoordinator {
     } catch (error) {
       return this.roles.isolate(`lease unavailable: ${message(error)}`);
     }
+    // A takeover applies and writes every service: nothing withheld before it is owed.
+    this.held.clear();
     if (result.acquired) await this.roles.becomeLeader(result.epoch);
     else await this.roles.becomeFollower(result.holder, result.epoch);
     await this.intake.refreshIfDue();
+  }
+
+  /**
+   * An empty lease key at first sight may be a lease bucket made again just before this process started,
+   * whose old holder still believes in its key: so when the pair has records (it has led), or when the
+   * lease bucket is younger than a lease time (plus a second for the server's clock), as it is after both
+   * buckets were lost together. Only a pair's very first start pays the wait without a reason.
+   */
+  private mayHaveJustLostItsLeaseBucket(): boolean {
+    if (this.records.maxEpoch > 0) return true;
+    const created = this.store.leasesCreatedAt;
+    return created !== undefined && this.options.now() - created < this.options.ttlMs + 1000;
   }
 
   /** Leaves the lead and releases the lease, so a partner that can decide takes over at its next round. */
@@ -295,7 +338,11 @@ export class PairCoordinator {
     // made again starts the epochs over from what the lease says.
     this.records.restart(buckets.includes("desired") ? epoch : Math.max(epoch, this.records.maxEpoch));
     if (buckets.includes("leases")) {
-      if (this.currentRole !== "leader") this.gate.holdOffAfterLeaseReset();
+      // Only a leader whose lease its own clock still vouches for knows that nobody else held the old key
+      // (the server keeps a key at least that long). A leader past its deadline (a round missed, a renewal
+      // whose reply was lost) may have been succeeded before the reset, by someone who still believes in
+      // that key: it holds off like everyone else.
+      if (!(this.currentRole === "leader" && this.lease!.isHeld())) this.gate.holdOffAfterLeaseReset();
       // The key went with the old stream, and its revision means nothing in the new one: take it again.
       this.lease!.forget();
       this.roles.loseLease("the lease bucket was made again");

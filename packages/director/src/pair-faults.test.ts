@@ -189,7 +189,11 @@ describe("director pair under JetStream faults (simulated)", () => {
     sim.network.resetBucket(buckets.leases("sim"));
     sim.network.resetBucket(buckets.desired("sim"));
     await sim.crash("b");
-    await sim.start("b"); // sees two empty buckets: it cannot tell, and leads (revision 1)
+    // b sees two empty buckets, the lease bucket younger than a lease time: it holds off for one (a may
+    // still believe in the old key), then leads (revision 1).
+    await sim.start("b");
+    await sim.advance(TTL + 100);
+    await sim.poll("b");
     // b renews until the new key is at the revision a holds for the old one.
     for (let i = 0; i < 10 && (await leases.get("edge"))!.revision < held; i++) {
       await sim.advance(100);

@@ -91,6 +91,11 @@ export class PairStore {
     return found;
   }
 
+  /** When the lease bucket's stream was made (server time), as `restarted` last read it. */
+  get leasesCreatedAt(): number | undefined {
+    return this.identity.get("leases");
+  }
+
   /** The lease; undefined until `open` got as far as creating it. */
   get lease(): Lease | undefined {
     return this.opened?.lease;
