@@ -49,7 +49,8 @@ describe("guest harness", () => {
 
   it("stops a scenario that passes its deadline, and still powers off", async () => {
     const started = Date.now();
-    const timeoutMs = 30_000;
+    // Room for the slowest boot seen (about 20 s under QEMU's emulation) and 5 s of scenario.
+    const timeoutMs = 40_000;
     const run = await runInGuest({ script: "echo started; sleep 300; echo never", timeoutMs });
     expect(run.stdout).toContain("started");
     expect(run.stdout).not.toContain("never");

@@ -147,8 +147,9 @@ async function runIn(
     ...(hostEnv.LVSQ_GUEST_TIME_SCALE ? { LVSQ_GUEST_TIME_SCALE: hostEnv.LVSQ_GUEST_TIME_SCALE } : {}),
     ...options.env,
   };
-  // The scenario gets the deadline minus boot/power-off slack, so it is stopped before the guest is.
-  const innerS = Math.max(5, Math.floor(timeoutMs / 1000) - backend.slackS);
+  // The scenario gets what is left of the deadline once the guest has booted (its uptime when the scenario
+  // starts) minus the slack outside the guest's uptime, so it is stopped before the guest is.
+  const budgetS = Math.floor(timeoutMs / 1000) - backend.slackS;
   const modprobe = backend.modprobe(workDir);
   const init = [
     "#!/bin/sh",
@@ -160,7 +161,8 @@ async function runIn(
     ...Object.entries(env).map(([k, v]) => `export ${k}=${shellQuote(v)}`),
     `cd ${shellQuote(options.cwd ?? process.cwd())}`,
     `echo "${BEGIN_MARKER}"`,
-    `timeout -k 2 ${innerS} ${command} ${args} 2>&1`,
+    `inner=$(( ${budgetS} - $(cut -d. -f1 /proc/uptime) )); [ "$inner" -ge 5 ] || inner=5`,
+    `timeout -k 2 "$inner" ${command} ${args} 2>&1`,
     "rc=$?",
     // Results reach the host through the shared root: flush them before the power goes.
     "sync",
