@@ -51,6 +51,8 @@ export class PairCoordinator {
   private readonly store: PairStore;
   private readonly intake: RecordIntake;
   private readonly gate: LeadGate;
+  /** The desired bucket was made again while no lease was held: its epochs start over at the next holder's. */
+  private epochsStartOverAtNextHolder = false;
   /** Services the engine changed while this leader could not decide; they go out once it can again. */
   private readonly held = new Set<string>();
   readonly records: LeaderRecords;
@@ -248,6 +250,7 @@ export class PairCoordinator {
       unreadable = `the pair's buckets are not readable: ${message(error)}`;
     }
     if (emptyAtFirstSight && this.mayHaveJustLostItsLeaseBucket()) this.gate.holdOffAtFirstSight();
+    if (this.epochsStartOverAtNextHolder && !unreadable) await this.startOverAtNextHolder();
     const lease = this.lease!;
     if (this.currentRole === "leader") {
       const why = this.gate.cannotLead(unreadable);
@@ -286,6 +289,21 @@ export class PairCoordinator {
     if (result.acquired) await this.roles.becomeLeader(result.epoch);
     else await this.roles.becomeFollower(result.holder, result.epoch);
     await this.intake.refreshIfDue();
+  }
+
+  /** Once a lease holder is in view after the desired bucket was made again, its epoch is the pair's. */
+  private async startOverAtNextHolder(): Promise<void> {
+    let held: Awaited<ReturnType<Lease["read"]>>;
+    try {
+      held = await this.lease!.read();
+    } catch {
+      return; // next round
+    }
+    if (held === undefined) return;
+    this.epochsStartOverAtNextHolder = false;
+    if (held.epoch >= this.records.maxEpoch) return;
+    this.records.restart(held.epoch);
+    this.intake.refreshNow();
   }
 
   /**
@@ -336,7 +354,11 @@ export class PairCoordinator {
     // The desired bucket still there: its records' epochs are still the terms that wrote them, and the
     // floor of every new one (a late record of an older term must stay refused). Only a desired bucket
     // made again starts the epochs over from what the lease says.
-    this.records.restart(buckets.includes("desired") ? epoch : Math.max(epoch, this.records.maxEpoch));
+    // With no lease holder yet in view, the old epochs stand until one appears (startOverAtNextHolder): a
+    // late record of an older term written in the gap would otherwise pass for the pair's current word.
+    const startOver = buckets.includes("desired");
+    this.epochsStartOverAtNextHolder = startOver && held === undefined;
+    this.records.restart(startOver && held !== undefined ? epoch : Math.max(epoch, this.records.maxEpoch));
     if (buckets.includes("leases")) {
       // Only a leader whose lease its own clock still vouches for knows that nobody else held the old key
       // (the server keeps a key at least that long). A leader past its deadline (a round missed, a renewal

@@ -367,6 +367,26 @@ const FOUND: Record<string, Schedule> = {
     maxDelayMs: 2,
     seed: 0,
   },
+  // Found at 10 % lost replies: both buckets made again, a deposed leader's late record of an older term
+  // landed in the new desired bucket before anyone held the new lease, and followers, their epochs started
+  // over, applied it after the newer term they had applied.
+  "a late older-term record in a desired bucket made again waits for the next lease holder (older epoch)": {
+    steps: [
+      { t: "poll", d: 0 },
+      { t: "crash", d: 0 },
+      { t: "reset", which: 0 },
+      { t: "reset", which: 1 },
+      { t: "round" },
+      { t: "rogue", back: 1 },
+      { t: "advance", ms: 50 },
+      { t: "partition", d: 0, on: false },
+    ],
+    replyLostPercent: 10,
+    staleReadPercent: 1,
+    dropPercent: 0,
+    maxDelayMs: 0,
+    seed: 0,
+  },
 };
 
 describe("director pair properties (random schedules on the in-process bus)", () => {
