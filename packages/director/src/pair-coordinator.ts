@@ -279,8 +279,12 @@ export class PairCoordinator {
     if (why) return this.followWithoutLeading(why);
     let result: Awaited<ReturnType<Lease["acquire"]>>;
     try {
+      // An empty key: read every record of the pair first, so the term taken is above every term recorded
+      // (in a lease bucket made again, revisions restart low; a taker that never saw the term before its
+      // own would otherwise take the same epoch).
+      if ((await lease.read()) === undefined) await this.intake.recover();
       // Above every term seen: epochs keep growing even when the lease bucket's sequence restarted.
-      result = await lease.acquire(this.records.nextTermFloor);
+      result = await lease.acquire(Math.max(this.records.nextTermFloor, this.store.leaseRevisionSeen + 1));
     } catch (error) {
       return this.roles.isolate(`lease unavailable: ${message(error)}`);
     }

@@ -81,8 +81,9 @@ const scheduleArb = fc.record({
     minLength: 5,
     maxLength: 40,
   }),
-  // Writes applied with their reply lost (MemoryNetwork.setKvFaultHook) stay at 0 here: at 1% they still find
-  // schedules that do not converge, about one in a thousand (an open case; LVSQ_PAIR_REPLY_LOST=1 to look).
+  // Writes applied with their reply lost (MemoryNetwork.setKvFaultHook) stay at 0 in npm test, so the fixed
+  // seed replays the schedules it always has; searches at 1, 5 and 10 % (LVSQ_PAIR_REPLY_LOST=N) found the
+  // cases now kept in FOUND, and 4,000 schedules at each were green after the last fix.
   replyLostPercent: fc.constant(Number(process.env.LVSQ_PAIR_REPLY_LOST ?? 0)),
   staleReadPercent: fc.integer({ min: 0, max: 30 }),
   dropPercent: fc.integer({ min: 0, max: 30 }),
@@ -386,6 +387,49 @@ const FOUND: Record<string, Schedule> = {
     dropPercent: 0,
     maxDelayMs: 0,
     seed: 0,
+  },
+  // Found at 1 % lost replies and 15 % dropped messages: in a lease bucket made again, a director that had
+  // not seen the term before its own (its watch dead) took the next term at the same epoch.
+  "a director taking an empty key reads the records first: no two terms share an epoch": {
+    steps: [
+      { t: "flip", rs: 0, down: false },
+      { t: "reset", which: 0 },
+      { t: "kill-watch", d: 1 },
+      { t: "admin", rs: 0, action: "enable" },
+      { t: "poll", d: 2 },
+      { t: "poll", d: 1 },
+      { t: "advance", ms: 1488 },
+      { t: "advance", ms: 954 },
+      { t: "flip", rs: 0, down: true },
+      { t: "advance", ms: 558 },
+      { t: "poll", d: 2 },
+      { t: "advance", ms: 500 },
+      { t: "advance", ms: 2500 },
+    ],
+    replyLostPercent: 1,
+    staleReadPercent: 0,
+    dropPercent: 15,
+    maxDelayMs: 0,
+    seed: 1388759505,
+  },
+  // Found at 10 % lost replies: a taking write whose reply was lost gave a term an epoch its writer never
+  // learned; after the lease bucket was made again, the writer took a lower epoch the followers refused.
+  "a term taken after a lease bucket reset starts above every lease revision seen (lost taking reply)": {
+    steps: [
+      { t: "poll", d: 0 },
+      { t: "poll", d: 1 },
+      { t: "reset", which: 0 },
+      { t: "poll", d: 0 },
+      { t: "round" },
+      { t: "poll", d: 0 },
+      { t: "poll", d: 0 },
+      { t: "round" },
+    ],
+    replyLostPercent: 10,
+    staleReadPercent: 1,
+    dropPercent: 0,
+    maxDelayMs: 0,
+    seed: -1285680406,
   },
 };
 
