@@ -59,7 +59,10 @@ export async function watchBus(url: string | readonly string[], cluster: string)
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     pingInterval: 2000,
-    timeout: 2000,
+    // A loaded emulated guest can take longer than 2 s to answer the first handshake: keep dialing (the
+    // scenario's own deadline bounds it).
+    timeout: 10_000,
+    waitOnFirstConnect: true,
   });
   const heartbeats: Heartbeat[] = [];
   const events: BusEvent[] = [];

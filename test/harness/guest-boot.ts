@@ -20,11 +20,7 @@ export type GuestBackend = {
   label: string;
   /** The guest kernel's module tree on the host (the IPVS schedulers the guest has are listed from it). */
   modulesDir: string;
-  /**
-   * Seconds the guest needs outside its own uptime (before its kernel starts, and to power off), taken off
-   * the scenario's deadline together with the uptime the scenario starts at (the boot itself, which under
-   * QEMU's emulation takes 6 s on one host and 20 s on another).
-   */
+  /** Seconds the guest needs once its scenario is stopped (the kill's grace, sync, power-off). */
   slackS: number;
   /** Puts what the backend needs into the run's work folder (module links, state dirs). */
   prepare(workDir: string): Promise<void>;

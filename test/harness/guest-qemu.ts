@@ -99,7 +99,7 @@ export async function qemuBackend(accel: "kvm" | "tcg"): Promise<GuestBackend | 
     kernel: kernel.version,
     label: `QEMU (${accel.toUpperCase()}), Linux ${kernel.version}`,
     modulesDir: `/lib/modules/${kernel.version}`,
-    slackS: 8,
+    slackS: 7,
     async prepare() {},
     // The host's /lib/modules is the guest's: plain modprobe finds them.
     modprobe: () => "modprobe",

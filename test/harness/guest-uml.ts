@@ -41,7 +41,7 @@ export function umlBackend(): GuestBackend | string {
     kernel,
     label: `User-Mode Linux, Linux ${kernel}`,
     modulesDir,
-    slackS: 6,
+    slackS: 5,
     async prepare(workDir) {
       const link = join(moduleRoot(workDir), "lib/modules", kernel);
       await mkdir(join(moduleRoot(workDir), "lib/modules"), { recursive: true });
