@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { lvsqInNetns, natsInGuest, startBackends, startClient } from "../harness/fleet-agents.js";
 import { poll, siteVerdicts, watchBus } from "../harness/fleet-watch.js";
 import { addDirectorHost, buildFleet, setSiteBackendLink } from "../harness/topology.js";
-import { runAsync } from "../harness/in-guest.js";
+import { guestTimeScale, runAsync } from "../harness/in-guest.js";
 import { type Narrator, narrator } from "./narrate.js";
 import { type BusWatch, directorHost, heading, roleOf } from "./pair-hosts.js";
 import { pairSteps } from "./pair-steps.js";
@@ -77,7 +77,11 @@ async function startFleet(): Promise<string> {
   const watch0 = await watchBus(nats.url, "demo");
   bus = watch0;
   started.push({ stop: () => watch0.close() });
-  const line = await first.waitForLine((l) => l.includes('"event":"leader-changed"'), 20_000);
+  // Every process start is slow under QEMU's emulation: the wait stretches with the guest (in-guest.ts).
+  const line = await first.waitForLine(
+    (l) => l.includes('"event":"leader-changed"'),
+    20_000 * guestTimeScale(),
+  );
   const epoch = (JSON.parse(line) as { epoch?: number }).epoch;
   b.start();
   return `nats-server, 4 backends + a fallback server, 3 probes; lvs-a took the lease (epoch ${epoch}), then lvs-b started`;

@@ -54,7 +54,7 @@ export class PairCoordinator {
   /** The desired bucket was made again while no lease was held: its epochs start over at the next holder's. */
   private epochsStartOverAtNextHolder = false;
   /** Services the engine changed while this leader could not decide; they go out once it can again. */
-  private readonly held = new Set<string>();
+  private readonly withheldServices = new Set<string>();
   readonly records: LeaderRecords;
   readonly counts = { olderEpochIgnored: 0, recordsWritten: 0, takeovers: 0 };
 
@@ -67,6 +67,7 @@ export class PairCoordinator {
         deposed: (epoch, leader) => this.roles.deposed(epoch, leader),
         written: () => this.counts.recordsWritten++,
       },
+      onLeaseRevision: (revision) => this.records.noteLeaseRevision(revision),
       onChange: (change) => this.intake.onChange(change),
     });
     this.intake = new RecordIntake({
@@ -191,15 +192,15 @@ export class PairCoordinator {
    * records, since the engine reports a change once. A follower needs nothing: a takeover writes all.
    */
   withheld(services: Iterable<string>): void {
-    if (this.currentRole === "leader") for (const service of services) this.held.add(service);
+    if (this.currentRole === "leader") for (const service of services) this.withheldServices.add(service);
   }
 
   /** A leader that can decide again applies its current table and writes the records it withheld. */
   private releaseWithheld(): void {
-    if (this.currentRole !== "leader") this.held.clear();
-    if (this.held.size === 0 || !this.mayDecide()) return;
-    const services = [...this.held];
-    this.held.clear();
+    if (this.currentRole !== "leader") this.withheldServices.clear();
+    if (this.withheldServices.size === 0 || !this.mayDecide()) return;
+    const services = [...this.withheldServices];
+    this.withheldServices.clear();
     this.options.logger.info(
       { op: "catch-up", epoch: this.term, services },
       "pair: applying and publishing the decisions made while this leader could not decide",
@@ -250,7 +251,6 @@ export class PairCoordinator {
       unreadable = `the pair's buckets are not readable: ${message(error)}`;
     }
     if (emptyAtFirstSight && this.mayHaveJustLostItsLeaseBucket()) this.gate.holdOffAtFirstSight();
-    if (this.epochsStartOverAtNextHolder && !unreadable) await this.startOverAtNextHolder();
     const lease = this.lease!;
     if (this.currentRole === "leader") {
       const why = this.gate.cannotLead(unreadable);
@@ -282,31 +282,27 @@ export class PairCoordinator {
       // An empty key: read every record of the pair first, so the term taken is above every term recorded
       // (in a lease bucket made again, revisions restart low; a taker that never saw the term before its
       // own would otherwise take the same epoch).
-      if ((await lease.read()) === undefined) await this.intake.recover();
+      const current = await lease.read();
+      if (current === undefined) await this.intake.recover();
+      else this.sawHolder(current.epoch);
       // Above every term seen: epochs keep growing even when the lease bucket's sequence restarted.
-      result = await lease.acquire(Math.max(this.records.nextTermFloor, this.store.leaseRevisionSeen + 1));
+      result = await lease.acquire(this.records.nextTermFloor);
     } catch (error) {
       return this.roles.isolate(`lease unavailable: ${message(error)}`);
     }
     // A takeover applies and writes every service: nothing withheld before it is owed.
-    this.held.clear();
+    this.withheldServices.clear();
     if (result.acquired) await this.roles.becomeLeader(result.epoch);
     else await this.roles.becomeFollower(result.holder, result.epoch);
     await this.intake.refreshIfDue();
   }
 
-  /** Once a lease holder is in view after the desired bucket was made again, its epoch is the pair's. */
-  private async startOverAtNextHolder(): Promise<void> {
-    let held: Awaited<ReturnType<Lease["read"]>>;
-    try {
-      held = await this.lease!.read();
-    } catch {
-      return; // next round
-    }
-    if (held === undefined) return;
+  /** A lease holder in view: after the desired bucket was made again, its epoch is where the pair's start. */
+  private sawHolder(epoch: number): void {
+    if (!this.epochsStartOverAtNextHolder) return;
     this.epochsStartOverAtNextHolder = false;
-    if (held.epoch >= this.records.maxEpoch) return;
-    this.records.restart(held.epoch);
+    if (epoch >= this.records.maxEpoch) return;
+    this.records.restart(epoch);
     this.intake.refreshNow();
   }
 
@@ -337,6 +333,7 @@ export class PairCoordinator {
     } catch (error) {
       return this.roles.isolate(`lease unavailable: ${message(error)}`);
     }
+    if (held) this.sawHolder(held.epoch);
     this.options.logger.debug({ reason }, "pair: not trying to take the lease");
     await this.roles.becomeFollower(held?.holder, held?.epoch);
     await this.intake.refreshIfDue();

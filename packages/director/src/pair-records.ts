@@ -58,6 +58,14 @@ export class LeaderRecords {
    * revisions go with them, whichever bucket restarted: a revision kept without its record would refuse
    * that very record as "seen" on the re-read, and a quiet leader never writes it again.
    */
+  /**
+   * The lease bucket reached this revision: a term's epoch may be that high even where this director never
+   * learned of the term (a taking write whose reply was lost), so the next term it takes starts above it.
+   */
+  noteLeaseRevision(revision: number): void {
+    this.epochEver = Math.max(this.epochEver, revision);
+  }
+
   restart(epoch: number): void {
     this.epochEver = Math.max(this.epochEver, this.epochSeen);
     this.records.clear();

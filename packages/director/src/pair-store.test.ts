@@ -49,6 +49,7 @@ describe("pair store: bucket reset detection", () => {
       clock: () => performance.now(),
       logger: createLogger({ level: "silent" }),
       publisher: { build: () => undefined, deposed: () => {} },
+      onLeaseRevision: () => {},
       onChange: () => {},
     });
     await store.open();

@@ -15,6 +15,8 @@ export type PairStoreOptions = {
   incarnation?: string;
   logger: Logger;
   publisher: PublisherHooks;
+  /** The lease bucket's last revision, as each status read finds it. */
+  onLeaseRevision: (revision: number) => void;
   /** Every change of a desired record of the pair, as the watch delivers it. */
   onChange: (change: KvChange) => void;
 };
@@ -32,12 +34,6 @@ export class PairStore {
   /** Each bucket's identity as first seen, and the highest desired revision seen (see `restarted`). */
   private readonly identity = new Map<string, number>();
   private desiredRevisionSeen = 0;
-  /**
-   * The highest revision any lease bucket this director has watched reached (kept across a bucket made
-   * again): a term's epoch may be that high even if this director never learned of it (a taking write whose
-   * reply was lost), so a term taken later starts above it.
-   */
-  leaseRevisionSeen = 0;
 
   constructor(private readonly options: PairStoreOptions) {}
 
@@ -84,7 +80,7 @@ export class PairStore {
     // way is newer than the answer, and would look like a sequence that went backwards (a false reset).
     const seenBefore = this.desiredRevisionSeen;
     const [leases, desired] = await Promise.all([this.leases!.status(), this.desired!.status()]);
-    this.leaseRevisionSeen = Math.max(this.leaseRevisionSeen, leases.lastRevision);
+    this.options.onLeaseRevision(leases.lastRevision);
     for (const [name, status] of [
       ["leases", leases],
       ["desired", desired],

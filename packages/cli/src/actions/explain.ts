@@ -44,7 +44,7 @@ export async function runExplain(
     const bus = await connectBus(config, "lvsq-explain", logger, io, {
       identity: VIEWER_USER,
       creds: options.creds,
-      firstConnectWaitMs: Math.max(3000, everyServerOnceMs(config.nats.servers)),
+      firstConnectWaitMs: everyServerOnceMs(config.nats.servers),
     });
     try {
       answer = (await bus
