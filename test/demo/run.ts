@@ -19,7 +19,9 @@ export async function runDemo(
     nodeModule: join(repoRoot, "test/demo/demo.guest.ts"),
     env: { LVSQ_REPO: repoRoot },
     cwd: repoRoot,
-    timeoutMs: 115_000,
+    // About 1.5 minutes under UML; several times that under QEMU's emulation (TCG), where every process
+    // start costs seconds.
+    timeoutMs: guest.accel === "tcg" ? 420_000 : 115_000,
     onOutput: (chunk) => {
       // Only the story: the kernel's own console lines before and after it are left out.
       const lines = (pending + chunk).split("\n");
