@@ -19,7 +19,18 @@ const repo = env.LVSQ_REPO ?? process.cwd();
 const VIP = "192.0.2.10";
 const BACKENDS = ["198.51.100.11", "198.51.100.12", "198.51.100.13", "198.51.100.14"].map((a) => `${a}:8080`);
 const SORRY = "198.51.100.99:8080";
-const LEASE_TTL_MS = 2000;
+// The story's timers stretch with the guest (1 under UML and KVM, 2-5 under QEMU's emulation, where a
+// 500 ms check timeout misses on a saturated CPU: test/harness/in-guest.ts, guestTimeScale); so do its waits.
+const S = guestTimeScale();
+const T = {
+  intervalMs: 1000 * S,
+  timeoutMs: 500 * S,
+  fall: 2,
+  rise: 2,
+  voteTtlMs: 4000 * S,
+  startupGraceMs: 2000 * S,
+  leaseTtlMs: 2000 * S,
+};
 const say: Narrator = narrator();
 
 say.begin();
@@ -35,12 +46,12 @@ writeFileSync(
   `cluster: demo
 nats: { servers: ["nats://${fleet.nats.address}:4222"] }
 defaults:
-  check: { type: http, path: /, interval: 1s, timeout: 500ms, fall: 2, rise: 2 }
-quorum: { by: site, down: majority, up: majority, voteTtl: 4s, startupGrace: 2s }
+  check: { type: http, path: /, interval: ${T.intervalMs}ms, timeout: ${T.timeoutMs}ms, fall: ${T.fall}, rise: ${T.rise} }
+quorum: { by: site, down: majority, up: majority, voteTtl: ${T.voteTtlMs}ms, startupGrace: ${T.startupGraceMs}ms }
 sites: [a, b, c]
 probes: [{ id: probe-a, site: a }, { id: probe-b, site: b }, { id: probe-c, site: c }]
 directors: [{ id: lvs-a, pair: edge }, { id: lvs-b, pair: edge }]
-director: { reconcileInterval: 5s, leaseTtl: ${LEASE_TTL_MS / 1000}s }
+director: { reconcileInterval: 5s, leaseTtl: ${T.leaseTtlMs}ms }
 services:
   web:
     vip: ${VIP}:80
@@ -51,7 +62,7 @@ services:
 ${BACKENDS.map((b) => `      - { address: ${b}, weight: 1 }`).join("\n")}
 `,
 );
-say.intro(fleet, standby, config, BACKENDS, SORRY);
+say.intro(fleet, standby, config, BACKENDS, SORRY, { ...T, scale: S });
 
 const a = directorHost("lvs-a", fleet.director.netns, VIP, repo, config);
 const b = directorHost("lvs-b", standby.netns, VIP, repo, config);
@@ -78,10 +89,7 @@ async function startFleet(): Promise<string> {
   bus = watch0;
   started.push({ stop: () => watch0.close() });
   // Every process start is slow under QEMU's emulation: the wait stretches with the guest (in-guest.ts).
-  const line = await first.waitForLine(
-    (l) => l.includes('"event":"leader-changed"'),
-    20_000 * guestTimeScale(),
-  );
+  const line = await first.waitForLine((l) => l.includes('"event":"leader-changed"'), 20_000 * S);
   const epoch = (JSON.parse(line) as { epoch?: number }).epoch;
   b.start();
   return `nats-server, 4 backends + a fallback server, 3 probes; lvs-a took the lease (epoch ${epoch}), then lvs-b started`;
@@ -102,7 +110,7 @@ const explain = (director: string) =>
       "--director",
       director,
     ],
-    20_000,
+    20_000 * S,
   ).catch((e: Error) => `(lvsq explain failed: ${e.message})`);
 const only =
   (...rs: string[]) =>
@@ -113,7 +121,7 @@ const only =
 async function show(since: number, options: { explain?: boolean; settle?: boolean } = {}): Promise<void> {
   // 1.5 s of traffic after the change first (the guest has one vCPU: while `lvsq explain` starts, the
   // client hardly runs), so the client's line shows the new table at work. Skipped after a long step.
-  if (options.settle !== false) await new Promise((r) => setTimeout(r, 1500));
+  if (options.settle !== false) await new Promise((r) => setTimeout(r, 1500 * S));
   say.events({ "lvs-a": a.logs(), "lvs-b": b.logs() }, since);
   say.client(client?.samples().filter((s) => s.t >= since) ?? []);
   const [tableA, tableB] = await Promise.all([a.ipvsadm(), b.ipvsadm()]);
@@ -132,7 +140,7 @@ async function bothTables(what: string, test: (t: Record<string, number>) => boo
   await poll(
     what,
     () => (test(a.table.current()) && test(b.table.current()) ? true : undefined),
-    timeoutMs,
+    timeoutMs * S,
     10,
   );
   const at = (d: typeof a) => d.table.changes.find((c) => c.t >= since && test(c.table))?.t ?? since;
@@ -157,7 +165,7 @@ try {
       await poll(
         "lvs-a leader, lvs-b follower",
         () => (roleOf(a, watch).role === "leader" && roleOf(b, watch).role === "follower" ? true : undefined),
-        10_000,
+        10_000 * S,
         50,
       );
       const c = startClient(fleet, `http://${VIP}/`, 100, 1000);
@@ -166,7 +174,7 @@ try {
       await poll(
         "the client's first answer",
         () => (c.samples().some((s) => s.ok) ? true : undefined),
-        10_000,
+        10_000 * S,
       );
       return `all four in both tables after ${filledIn.toFixed(1)} s (the agents' start included); the client gets answers`;
     },
@@ -176,7 +184,7 @@ try {
   since = Date.now();
   await say.step(
     `Backend ${BACKENDS[1]} dies`,
-    "removed within fall × interval + timeout (2 × 1 s + 0.5 s), once 2 of 3 sites say so; both tables",
+    `removed within fall × interval + timeout (${T.fall} × ${T.intervalMs / 1000} s + ${T.timeoutMs / 1000} s), once 2 of 3 sites say so; both tables`,
     async () => {
       const killedAt = await be.kill(BACKENDS[1]!);
       const t = await bothTables("removal", (table) => table[BACKENDS[1]!] === undefined, 10_000);
@@ -201,7 +209,7 @@ try {
               ? true
               : undefined;
           },
-          15_000,
+          15_000 * S,
           250,
         );
         await show(since);
@@ -242,7 +250,8 @@ try {
     b,
     backends: be,
     victim: BACKENDS[0]!,
-    leaseTtlMs: LEASE_TTL_MS,
+    leaseTtlMs: T.leaseTtlMs,
+    timeScale: S,
     clientSamples: () => client?.samples() ?? [],
     repo,
     config,

@@ -30,6 +30,15 @@ export function narrator(write: (line: string) => void = (line) => console.log(l
       configPath: string,
       backends: readonly string[],
       fallback: string,
+      timers: {
+        intervalMs: number;
+        timeoutMs: number;
+        fall: number;
+        rise: number;
+        voteTtlMs: number;
+        leaseTtlMs: number;
+        scale: number;
+      },
     ) {
       write(rule("lvsq demo: quorum-voted health checks on a real kernel IPVS table"));
       const { env } = process;
@@ -51,8 +60,18 @@ export function narrator(write: (line: string) => void = (line) => console.log(l
       write(
         `    client      ${fleet.client.address}          GET http://${fleet.vip}/ every 100 ms (via lvs-a)`,
       );
-      write("  Checks: http every 1 s, timeout 500 ms, fall 2, rise 2; quorum: 2 of 3 sites; voteTtl 4 s.");
-      write("  Pair edge: lvs-a and lvs-b elect a leader through a NATS KV lease (leaseTtl 2 s); the leader");
+      const t = timers;
+      const sec = (ms: number) => `${ms / 1000} s`;
+      write(
+        `  Checks: http every ${sec(t.intervalMs)}, timeout ${sec(t.timeoutMs)}, fall ${t.fall}, rise ${t.rise}; quorum: 2 of 3 sites; voteTtl ${sec(t.voteTtlMs)}.`,
+      );
+      if (t.scale !== 1)
+        write(
+          `  (Every timer is ${t.scale} × the demo's usual one: this guest runs under QEMU's emulation, several times slower than a KVM or User-Mode Linux guest.)`,
+        );
+      write(
+        `  Pair edge: lvs-a and lvs-b elect a leader through a NATS KV lease (leaseTtl ${sec(t.leaseTtlMs)}); the leader`,
+      );
       write("  decides, both apply the same table, so a VRRP move of the VIP to lvs-b would find it ready.");
       write(`  Config: ${configPath}`);
     },

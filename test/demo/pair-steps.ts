@@ -17,6 +17,8 @@ export type PairStory = {
   /** The backend to kill while lvs-a is down. */
   victim: string;
   leaseTtlMs: number;
+  /** The guest's time scale (in-guest.ts, guestTimeScale): the story's waits and slack stretch by it. */
+  timeScale: number;
   /** What the client (on lvs-a's VIP) has seen so far. */
   clientSamples(): ClientSample[];
   repo: string;
@@ -26,13 +28,14 @@ export type PairStory = {
 
 export async function pairSteps(s: PairStory): Promise<void> {
   const { say, bus, a, b } = s;
+  const S = s.timeScale;
   let since = Date.now();
   let frozen = "";
   let killedAt = 0;
-  const limitMs = s.leaseTtlMs + 1000;
+  const limitMs = s.leaseTtlMs + 1000 * S;
   await say.step(
     "The leader lvs-a is killed (SIGKILL)",
-    `lvs-b leads within lease time + 1 s (${limitMs / 1000} s); lvs-a's kernel table stays exactly as it was`,
+    `lvs-b leads within lease time + ${S} s (${limitMs / 1000} s); lvs-a's kernel table stays exactly as it was`,
     async () => {
       if (roleOf(a, bus).role !== "leader") throw new Error(`lvs-a is ${roleOf(a, bus).role}, not leader`);
       frozen = a.text();
@@ -40,7 +43,7 @@ export async function pairSteps(s: PairStory): Promise<void> {
       const takeover = await poll(
         "lvs-b's leader-changed event",
         () => leaderChangedAfter(bus, "lvs-b", killedAt),
-        10_000,
+        10_000 * S,
       );
       const tookMs = takeover.at - killedAt;
       if (tookMs > limitMs) throw new Error(`lvs-b took ${tookMs} ms to lead (limit ${limitMs} ms)`);
@@ -66,7 +69,7 @@ export async function pairSteps(s: PairStory): Promise<void> {
       await poll(
         "lvs-b removes it",
         () => (b.table.current()[s.victim] === undefined ? true : undefined),
-        10_000,
+        10_000 * S,
         10,
       );
       const tookS = ((Date.now() - diedAt) / 1000).toFixed(2);
@@ -107,7 +110,7 @@ export async function pairSteps(s: PairStory): Promise<void> {
             ? mine
             : undefined;
         },
-        20_000,
+        20_000 * S,
         50,
       );
       if (b.text() !== leaderTable || b.table.changesSince(restartedAt).length > 0)
@@ -137,7 +140,7 @@ export async function pairSteps(s: PairStory): Promise<void> {
     async () => {
       const status = await runAsync(
         ["node", join(s.repo, "packages/cli/bin/lvsq.js"), "status", "--config", s.config],
-        20_000,
+        20_000 * S,
       );
       say.command("lvsq status --config fleet.yaml", status);
       for (const wanted of [

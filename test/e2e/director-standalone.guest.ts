@@ -9,6 +9,7 @@ import {
   readKernelService,
   run,
   closeHttpServers,
+  guestTimeScale,
   type LoopbackHttpServer,
   runAsync,
   startHttpServers,
@@ -19,14 +20,23 @@ import {
 const { env } = process;
 const out = env.LVSQ_GUEST_OUT ?? ".";
 const root = env.LVSQ_REPO ?? process.cwd();
-const interval = 1000;
-const timeout = 500;
+// Timers and waits stretch with the guest (1 under UML and KVM, 2-5 under QEMU's emulation:
+// test/harness/in-guest.ts, guestTimeScale); the test derives its bounds from what is reported here.
+const S = guestTimeScale();
+const interval = 1000 * S;
+const timeout = 500 * S;
 const fall = 2;
+const voteTtl = 3000 * S;
+const startupGrace = 1000 * S;
 
 /** Real servers in the kernel for the VIP, as { "127.0.0.2:8080": weight }, read from /proc (no exec). */
 const kernelTable = () => readKernelService("self", "192.0.2.10", 80);
 
-const results: Record<string, unknown> = {};
+const results: Record<string, unknown> = {
+  timers: { intervalMs: interval, timeoutMs: timeout, fall },
+  timeScale: S,
+  nodeStartMs: Number(env.LVSQ_GUEST_NODE_START_MS ?? 0),
+};
 const save = () => writeResult("results.json", results);
 
 async function main() {
@@ -42,7 +52,7 @@ async function main() {
     `# the seed example's story with test addresses and short timers
 cluster: seed
 defaults: { check: { type: http, path: /, interval: ${interval}ms, timeout: ${timeout}ms, fall: ${fall}, rise: 1 } }
-quorum: { voteTtl: 3s, startupGrace: 1s }
+quorum: { voteTtl: ${voteTtl}ms, startupGrace: ${startupGrace}ms }
 director: { reconcileInterval: 5s }
 services:
   web:
@@ -81,12 +91,12 @@ ${withApi ? "  api:\n    vip: 192.0.2.11:80\n    forwarding: nat\n    realServer
           ? t
           : undefined;
       },
-      20_000,
+      20_000 * S,
     );
     results.apiIn = await waitFor(
       "the api service in",
       () => (readKernelService("self", "192.0.2.11", 80)["127.0.0.4:8080"] === 1 ? true : undefined),
-      20_000,
+      20_000 * S,
     );
     results.curl = await runAsync(["curl", "-s", "--max-time", "2", "http://192.0.2.10/"]).catch(
       (e: Error) => `error: ${e.message}`,
@@ -101,7 +111,7 @@ ${withApi ? "  api:\n    vip: 192.0.2.11:80\n    forwarding: nat\n    realServer
         !("127.0.0.3:8080" in kernelTable())
           ? { table: kernelTable(), ms: Date.now() - killedAt }
           : undefined,
-      15_000,
+      15_000 * S,
     );
     save();
 
@@ -115,7 +125,7 @@ ${withApi ? "  api:\n    vip: 192.0.2.11:80\n    forwarding: nat\n    realServer
           ? { table: t, ms: Date.now() - bothKilledAt }
           : undefined;
       },
-      15_000,
+      15_000 * S,
     );
     save();
 
@@ -129,7 +139,7 @@ ${withApi ? "  api:\n    vip: 192.0.2.11:80\n    forwarding: nat\n    realServer
           ? { table: t, ms: Date.now() - backAt }
           : undefined;
       },
-      15_000,
+      15_000 * S,
     );
     save();
 
@@ -141,7 +151,7 @@ ${withApi ? "  api:\n    vip: 192.0.2.11:80\n    forwarding: nat\n    realServer
     results.apiRemoved = await waitFor(
       "the api service deleted after the reload",
       () => (!kernelHasService("self", "192.0.2.11", 80) ? { ms: Date.now() - reloadAt } : undefined),
-      20_000,
+      20_000 * S,
     );
     results.handmade = {
       present: kernelHasService("self", "192.0.2.12", 80),
@@ -161,7 +171,7 @@ ${withApi ? "  api:\n    vip: 192.0.2.11:80\n    forwarding: nat\n    realServer
         config,
         "web",
       ],
-      20_000,
+      20_000 * S,
     ).catch((e: Error) => `error: ${e.message}`);
     save();
   } catch (error) {
