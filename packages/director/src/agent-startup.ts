@@ -35,6 +35,8 @@ export type DirectorHooks = {
   role(): DirectorRole;
   counts: DirectorCounts;
   now: () => number;
+  /** The wall clock as it is, for comparisons with the server's timestamps (a bucket's creation time). */
+  wallNow: () => number;
   clock: () => number;
   emit(event: AnyDirectorEvent): void;
   publishHeartbeat(): void;
@@ -75,7 +77,7 @@ export function createDirectorParts(options: DirectorOptions, hooks: DirectorHoo
       ttlMs: config.director.leaseTtlMs,
       logger: options.logger,
       host: hooks.pairHost(),
-      now: hooks.now,
+      now: hooks.wallNow,
       clock: hooks.clock,
       ...(options.incarnation !== undefined ? { incarnation: options.incarnation } : {}),
       ...(options.pairPollMs !== undefined ? { pollMs: options.pairPollMs } : {}),

@@ -100,6 +100,36 @@ describe("DirectorAgent (memory bus, memory kernel)", () => {
     );
   });
 
+  it("ages votes on the monotonic clock: a wall clock stepped back does not keep a silent probe's votes", async () => {
+    let wall = Date.now();
+    let mono = 1_000;
+    const network = createMemoryNetwork();
+    const driver = createMemoryDriver();
+    const probes = network.connect("probes");
+    const agent = await DirectorAgent.start({
+      config,
+      directorId: "d1",
+      bus: network.connect("director"),
+      driver,
+      logger: silent,
+      now: () => wall,
+      clock: () => mono,
+      tickMs: 3_600_000,
+      heartbeatMs: 3_600_000,
+    });
+    agents.push(agent);
+    const up = { "198.51.100.1:80": "up", "198.51.100.2:80": "up" } as const;
+    for (const p of ["pa", "pb", "pc"]) probes.publish(subjects.votes("t", p, "web"), batch(p, up));
+    await until("both in", async () => Object.keys(weights(await driver.read())).length === 2);
+    const verdict = () => agent.explain("web", "198.51.100.1:80")?.realServers[0]?.verdict;
+    expect(verdict()).toBe("up");
+    // NTP steps the wall clock back an hour; then the probes fall silent for longer than voteTtl (5 s).
+    wall -= 3_600_000;
+    mono += 5_001;
+    agent.tick();
+    expect(verdict()).toBe("fail-static"); // every vote expired: the table is kept, not emptied
+  });
+
   it("drops forged and replayed batches, counts them, and keeps the table", async () => {
     const { agent, driver, probes, up } = await start();
     for (const p of ["pa", "pb", "pc"]) probes.publish(subjects.votes("t", p, "web"), batch(p, up));

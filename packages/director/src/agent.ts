@@ -58,12 +58,21 @@ export class DirectorAgent {
   private readonly adminWatch: AdminWatch | undefined;
   private readonly unpairedGate: UnpairedGate;
   private readonly clock: () => number;
+  /** The host's wall clock as it is (it may step): only to compare with the NATS server's timestamps. */
+  private readonly wallNow: () => number;
 
   private constructor(private readonly options: DirectorOptions) {
     this.config = options.config;
-    this.now = options.now ?? Date.now;
-    this.startedAt = this.now();
+    const wall = options.now ?? Date.now;
     this.clock = options.clock ?? options.now ?? (() => performance.now());
+    // Vote ages, hysteresis and startup grace run on the monotonic clock, read as wall time from the
+    // start: a wall clock stepped back (NTP, a VM resumed) would keep a silent probe's votes alive for
+    // the size of the step, and one stepped forward would expire every vote at once.
+    const wallAtStart = wall();
+    const clockAtStart = this.clock();
+    this.now = () => wallAtStart + (this.clock() - clockAtStart);
+    this.wallNow = wall;
+    this.startedAt = this.now();
     this.state = initialState(this.config, options.directorId);
     this.owned = ownedServiceKeys(this.config);
     this.intake = new VoteIntake(this.counts, options.metrics, options.logger, this.now);
@@ -73,6 +82,7 @@ export class DirectorAgent {
       role: () => this.role,
       counts: this.counts,
       now: this.now,
+      wallNow: this.wallNow,
       clock: this.clock,
       emit: (event) => this.emit(event),
       publishHeartbeat: () => this.publishHeartbeat(),
@@ -129,7 +139,7 @@ export class DirectorAgent {
       ),
     );
     this.timers.push(
-      every(this.options.tickMs ?? 250, () => void this.feed({ type: "tick", now: this.now() })),
+      every(this.options.tickMs ?? 250, () => void this.tick()),
       every(this.config.director.reconcileIntervalMs, () => this.reconcile(), {
         onError: (e) => logger.error({ err: e }, "reconcile failed"),
       }),
@@ -160,6 +170,11 @@ export class DirectorAgent {
   }
 
   /** Feeds one engine input and acts on the result (events out, apply when the desired table changed). */
+  /** One engine tick at the agent's own time (what its timer does; simulations drive it by hand). */
+  tick(): StepResult {
+    return this.feed({ type: "tick", now: this.now() });
+  }
+
   feed(input: EngineInput): StepResult {
     const result = step(this.state, input);
     this.state = result.state;
