@@ -125,6 +125,27 @@ describe("bus on a real nats-server", () => {
     watcher.stop();
   });
 
+  it("lease: a rolling change to a shorter lease time never expires the holder's key under it", async () => {
+    const busA = await open("lvs-a-rolling");
+    const busB = await open("lvs-b-rolling");
+    const busO = await open("observer-rolling");
+    const bucket = `${buckets.leases(cluster)}_rolling`;
+    const slow = createLease(await busA.kv(bucket, { ttlMs: 4000 }), kvKeys.lease("edge"), "lvs-a", 4000);
+    expect(await slow.acquire()).toMatchObject({ acquired: true });
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    // The partner restarts with 1 s: opening the bucket must not lower its max age to 1 s, which would
+    // make the server drop the holder's 1.2 s old key at once.
+    const fast = createLease(await busB.kv(bucket, { ttlMs: 1000 }), kvKeys.lease("edge"), "lvs-b", 1000);
+    const observer = await busO.kv(bucket);
+    expect((await observer.status()).ttlMs).toBe(4000);
+    expect(await fast.acquire()).toMatchObject({ acquired: false, holder: "lvs-a" });
+    expect(await slow.renew()).toBe(true);
+    // The holder stops; the partner takes over once the key ages out, then lowers the max age itself.
+    await waitFor("the partner takes over", async () => (await fast.acquire()).acquired, 10_000);
+    expect(await fast.renew()).toBe(true);
+    expect((await observer.status()).ttlMs).toBe(1000);
+  });
+
   it("lease: one holder at a time, renew by CAS, lost after the bucket TTL, higher epoch on takeover", async () => {
     const ttlMs = 1500;
     const busA = await open("lvs-a");

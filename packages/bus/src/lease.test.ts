@@ -117,19 +117,28 @@ describe("lease", () => {
   });
 
   it("the local deadline runs on the monotonic clock and never past the bucket's actual max age", async () => {
-    const { open, advance, stepWall } = await setup();
+    const { open, advance, stepWall, network } = await setup();
+    const maxAge = async () => (await (await network.connect("observer").kv("lvsq_t_leases")).status()).ttlMs;
     const slow = await open("lvs-a", "lvs-a", 10_000);
     await slow.acquire();
-    // A partner with a 3 s lease time opens the bucket after it (a rolling lease time change).
+    // A partner with a 3 s lease time opens the bucket after it (a rolling lease time change): opening
+    // never lowers the max age, which would expire at once the lease the holder counts on.
     const fast = await open("lvs-b", "lvs-b", 3_000);
+    expect(await maxAge()).toBe(10_000);
     expect(await slow.renew()).toBe(true);
-    expect(slow.effectiveTtlMs).toBe(3_000);
+    expect(slow.effectiveTtlMs).toBe(10_000);
+    advance(3_000);
+    expect((await fast.acquire()).acquired).toBe(false);
     stepWall(-60_000);
-    advance(2_999);
+    advance(6_999);
     expect(slow.isHeld()).toBe(true);
     advance(1);
     expect(slow.isHeld()).toBe(false); // the key is gone from the bucket: so is the belief in holding it
     expect((await fast.acquire()).acquired).toBe(true);
+    // The shorter lease's holder lowers the max age to its own lease time once it has renewed.
+    expect(fast.effectiveTtlMs).toBe(3_000);
+    expect(await fast.renew()).toBe(true);
+    expect(await maxAge()).toBe(3_000);
   });
 
   it("renew throws (outcome unknown) while partitioned, and isHeld() runs out by the local clock", async () => {

@@ -132,6 +132,17 @@ export function createLease(
     }
   };
 
+  /** A holder whose bucket keeps keys longer than its own lease time lowers it (a rolling leaseTtl change). */
+  const lowerBucketTtl = async () => {
+    if (bucketTtlMs <= ttlMs) return;
+    try {
+      await kv.setMaxAge(ttlMs);
+      bucketTtlMs = ttlMs;
+    } catch {
+      // The next renewal tries again; until then a dead holder's key lives the longer age.
+    }
+  };
+
   const read = async (): Promise<LeaseInfo | undefined> => {
     // From the stream leader: a lagging replica would show the holder an older revision of its own key.
     const entry = await kv.get(key, { fromLeader: true });
@@ -212,6 +223,7 @@ export function createLease(
         revision = await kv.update(key, record({ epoch: term }), revision);
         await ttlRead;
         heldUntil = startedAt + effectiveTtl();
+        await lowerBucketTtl();
         return true;
       } catch (error) {
         if (!isKvConflict(error)) throw error;
@@ -226,6 +238,7 @@ export function createLease(
         revision = await kv.update(key, record({ epoch: term }), current.revision);
         await ttlRead;
         heldUntil = startedAt + effectiveTtl();
+        await lowerBucketTtl();
         return true;
       } catch (error) {
         if (!isKvConflict(error)) throw error;

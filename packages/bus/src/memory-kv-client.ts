@@ -95,6 +95,12 @@ export class MemoryKv implements Kv {
     return this.call("keys", "", () => this.store.keys(filter));
   }
 
+  setMaxAge(ttlMs: number): Promise<void> {
+    return this.call("status", "", () => {
+      this.store.ttlMs = ttlMs;
+    });
+  }
+
   status(): Promise<KvStatus> {
     return this.call("status", "", () => ({
       createdAt: this.store.createdAt,

@@ -1,3 +1,4 @@
+import { raisesMaxAge } from "./kv-max-age.js";
 import type { Logger } from "pino";
 import { pino } from "pino";
 import { type BucketFault, MemoryBucket } from "./memory-kv.js";
@@ -212,8 +213,9 @@ export class MemoryNetworkImpl implements MemoryNetwork, ClientNetwork {
       bucket = new MemoryBucket(name, options, this.clock);
       this.buckets.set(name, bucket);
     } else {
-      // Like the NATS bus: the latest opener's TTL wins, so a changed lease time takes effect.
-      if (options.ttlMs !== undefined) bucket.ttlMs = options.ttlMs;
+      // Like the NATS bus: an opener only raises the max age (lowering it would expire a lease its holder
+      // still counts on); the lease holder lowers it (MemoryKv.setMaxAge).
+      if (raisesMaxAge(bucket.ttlMs ?? 0, options.ttlMs ?? 0)) bucket.ttlMs = options.ttlMs;
       if (options.history !== undefined) bucket.history = options.history;
     }
     return bucket;

@@ -4,6 +4,7 @@ import { LvsqError } from "@lvsq/protocol";
 import { type NatsConnection, nanos, TimeoutError } from "@nats-io/transport-node";
 import { busUnavailable, KvConflictError } from "./errors.js";
 import { decodeJson, encodeJson, errorText } from "./inbound.js";
+import { raisesMaxAge } from "./kv-max-age.js";
 import { kvStatusOf, NatsWatcher, type WatchHost } from "./nats-kv-watcher.js";
 import type { Kv, KvBucketOptions, KvChange, KvEntry, KvStatus, KvWatcher } from "./types.js";
 
@@ -65,17 +66,20 @@ export class NatsKv implements Kv {
     const config = status.streamInfo.config;
     const current = config.num_replicas || 1;
     const rescale = current !== replicas && (configured || replicas > current);
-    if (status.ttl !== ttlMs || rescale) {
+    // Only raised here: lowering the max age expires at once a lease key its holder still counts on (the
+    // holder lowers it itself, setMaxAge).
+    const ttlChange = raisesMaxAge(status.ttl, ttlMs);
+    if (ttlChange || rescale) {
       const jsm = await jetstreamManager(nc, { timeout: this.host.kvTimeoutMs });
       await jsm.streams.update(config.name, {
-        ...(status.ttl !== ttlMs ? { max_age: nanos(ttlMs) } : {}),
+        ...(ttlChange ? { max_age: nanos(ttlMs) } : {}),
         ...(rescale ? { num_replicas: replicas } : {}),
       });
       this.host.logger.info(
         {
           bucket: this.bucket,
           oldTtlMs: status.ttl,
-          ttlMs,
+          ttlMs: ttlChange ? ttlMs : status.ttl,
           oldReplicas: current,
           replicas: rescale ? replicas : current,
         },
@@ -171,6 +175,22 @@ export class NatsKv implements Kv {
       } finally {
         iterator?.stop();
       }
+    });
+  }
+
+  setMaxAge(ttlMs: number): Promise<void> {
+    return this.guard("set max age", async (kv) => {
+      const nc = this.host.connection();
+      if (!nc) throw busUnavailable(`kv ${this.bucket}`);
+      const config = (await kv.status()).streamInfo.config;
+      const jsm = await jetstreamManager(nc, { timeout: this.host.kvTimeoutMs });
+      // JetStream refuses a duplicates window longer than the max age.
+      const window = Math.min(config.duplicate_window || Number.POSITIVE_INFINITY, nanos(ttlMs));
+      await jsm.streams.update(config.name, { max_age: nanos(ttlMs), duplicate_window: window });
+      this.host.logger.info(
+        { bucket: this.bucket, ttlMs },
+        "bus: kv bucket max age lowered by the lease holder",
+      );
     });
   }
 

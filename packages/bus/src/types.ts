@@ -142,6 +142,12 @@ export interface Kv {
   /** The bucket's identity, sequence and max age as the server has them now. */
   status(): Promise<KvStatus>;
   /**
+   * Sets the bucket's max age (ms). Opening a bucket only ever raises it: lowering it expires at once any
+   * key older than the new age, such as a lease its holder still counts on. Only a lease holder, right
+   * after renewing, lowers it to its own lease time (see lease.ts).
+   */
+  setMaxAge(ttlMs: number): Promise<void>;
+  /**
    * Calls `handler` with the current value of every matching key (unless `updatesOnly`), then with every
    * change, in revision order. Expiry by bucket TTL produces NO event (nats-server 2.9): poll for it.
    * When the bucket was recreated (its sequence restarted) the watch starts over: every current value

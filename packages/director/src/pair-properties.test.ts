@@ -7,7 +7,8 @@ import { SIM_RS } from "./pair-sim-world.js";
 // Random schedules over a simulated pair (three directors in one pair, so two can fight over the lease
 // while the third follows): votes, time, lease rounds, crashes, restarts, partitions, message drops and
 // delays, one bucket failing alone, buckets lost and made again, watches dying silently, and operators'
-// admin commands (KV writes applied with their reply lost are modelled, see replyLostPercent). The invariants of docs/pairs.md are checked after every step, convergence after the faults heal.
+// admin commands, wall clocks skewed and stepped, rolling leaseTtl changes (KV writes applied with their
+// reply lost are modelled, see replyLostPercent). The invariants of docs/pairs.md are checked after every step, convergence after the faults heal.
 
 const DIRECTORS = ["a", "b", "c"] as const;
 const TTL_MS = 3000;
@@ -24,7 +25,9 @@ type Step =
   | { t: "bucket"; which: number; fault: "ok" | "unavailable" }
   | { t: "reset"; which: number }
   | { t: "kill-watch"; d: number }
-  | { t: "admin"; rs: number; action: "drain" | "disable" | "enable" };
+  | { t: "admin"; rs: number; action: "drain" | "disable" | "enable" }
+  | { t: "clock-step"; d: number; ms: number }
+  | { t: "retime"; d: number; ttlMs: number };
 
 const BUCKETS = [buckets.leases("sim"), buckets.desired("sim"), buckets.admin("sim")] as const;
 const bucketIndex = fc.integer({ min: 0, max: BUCKETS.length - 1 });
@@ -67,6 +70,24 @@ const faultArb: fc.Arbitrary<Step> = fc.oneof(
   },
   { weight: 1, arbitrary: fc.record({ t: fc.constant("reset" as const), which: bucketIndex }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant("kill-watch" as const), d: director }) },
+  // A host's wall clock stepped (NTP, a VM resumed): the lease and vote ages run on the monotonic clock.
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant("clock-step" as const),
+      d: director,
+      ms: fc.integer({ min: -10_000, max: 10_000 }),
+    }),
+  },
+  // A rolling change of leaseTtl: one director restarts with another lease time than its partners'.
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant("retime" as const),
+      d: director,
+      ttlMs: fc.constantFrom(1500, 6000, TTL_MS),
+    }),
+  },
   {
     weight: 2,
     arbitrary: fc.record({
@@ -86,6 +107,11 @@ const scheduleArb = fc.record({
   // cases now kept in FOUND, and 4,000 schedules at each were green after the last fix.
   replyLostPercent: fc.constant(Number(process.env.LVSQ_PAIR_REPLY_LOST ?? 0)),
   staleReadPercent: fc.integer({ min: 0, max: 30 }),
+  // How far each director's wall clock is from the server's at the start.
+  skewsMs: fc.array(fc.integer({ min: -5000, max: 5000 }), {
+    minLength: DIRECTORS.length,
+    maxLength: DIRECTORS.length,
+  }),
   dropPercent: fc.integer({ min: 0, max: 30 }),
   maxDelayMs: fc.integer({ min: 0, max: 1500 }),
   seed: fc.integer(),
@@ -151,6 +177,7 @@ type Schedule = {
   steps: Step[];
   replyLostPercent: number;
   staleReadPercent?: number;
+  skewsMs?: number[];
   dropPercent: number;
   maxDelayMs: number;
   seed: number;
@@ -179,6 +206,9 @@ async function runSchedule(schedule: Schedule): Promise<void> {
         random() * 100 < schedule.replyLostPercent
         ? "reply-lost"
         : "ok";
+    });
+    DIRECTORS.forEach((id, i) => {
+      sim.director(id).skewMs = schedule.skewsMs?.[i] ?? 0;
     });
     for (const id of DIRECTORS) await sim.start(id);
     for (const step of schedule.steps) {
@@ -229,6 +259,15 @@ async function runSchedule(schedule: Schedule): Promise<void> {
         case "kill-watch":
           sim.network.killWatchers(id);
           break;
+        case "clock-step":
+          sim.director(id).skewMs += step.ms;
+          break;
+        case "retime":
+          if (frozen.has(id)) break;
+          await sim.crash(id);
+          sim.director(id).leaseTtlMs = step.ttlMs;
+          await sim.start(id);
+          break;
         case "admin": {
           const bucketDown = sim.network.bucketFault(BUCKETS[2]) !== "ok";
           if (bucketDown) break; // the operator's command fails; nothing changes
@@ -246,6 +285,12 @@ async function runSchedule(schedule: Schedule): Promise<void> {
     for (const bucket of BUCKETS) sim.network.setBucketFault(bucket, "ok");
     for (const id of DIRECTORS) sim.partition(id, false);
     frozen.clear();
+    // The rolling lease-time change completes: every director runs the fleet's leaseTtl again.
+    for (const id of DIRECTORS)
+      if (sim.director(id).leaseTtlMs !== undefined) {
+        await sim.crash(id);
+        sim.director(id).leaseTtlMs = undefined;
+      }
     for (const id of DIRECTORS) await sim.start(id);
     for (let i = 0; i < 8; i++) {
       await sim.voteRound();
@@ -430,6 +475,27 @@ const FOUND: Record<string, Schedule> = {
     dropPercent: 0,
     maxDelayMs: 0,
     seed: -1285680406,
+  },
+  // Found once the model had per-director lease times: during a rolling leaseTtl change, a director
+  // restarted with 1.5 s opened the lease bucket and lowered its max age from 3 s, so the server expired
+  // the holder's 1.5 s old key at once while the holder still counted on it: two leaders. Opening now only
+  // raises the max age; a holder lowers it to its own lease time after renewing.
+  "a rolling change to a shorter lease time never expires the holder's lease under it": {
+    steps: [
+      { t: "advance", ms: 718 },
+      { t: "reset", which: 1 },
+      { t: "poll", d: 0 },
+      { t: "poll", d: 0 },
+      { t: "advance", ms: 782 },
+      { t: "retime", d: 0, ttlMs: 1500 },
+      { t: "advance", ms: 50 },
+    ],
+    replyLostPercent: 0,
+    staleReadPercent: 0,
+    skewsMs: [-1, 0, 0],
+    dropPercent: 0,
+    maxDelayMs: 2,
+    seed: 0,
   },
 };
 

@@ -49,6 +49,10 @@ export type SimDirector = {
   submits: SimSubmit[];
   /** Kernel applies (batches reaching the memory driver), with the sim time. */
   applies: { at: number; digest: string }[];
+  /** How far this host's wall clock is from the server's (it may step); its monotonic clock runs true. */
+  skewMs: number;
+  /** This director's own `leaseTtl` (a rolling change of it); the fleet's when undefined. */
+  leaseTtlMs: number | undefined;
 };
 
 export type SimWrite = {
@@ -63,7 +67,16 @@ export type SimWrite = {
 
 /** A director not started yet, with its own empty kernel. */
 export function simDirector(id: string): SimDirector {
-  return { id, driver: createMemoryDriver(), bus: undefined, agent: undefined, submits: [], applies: [] };
+  return {
+    id,
+    driver: createMemoryDriver(),
+    bus: undefined,
+    agent: undefined,
+    submits: [],
+    applies: [],
+    skewMs: 0,
+    leaseTtlMs: undefined,
+  };
 }
 
 /** A desired record no fenced leader would write: `epoch`'s, by ROGUE, with the `down` servers left out. */

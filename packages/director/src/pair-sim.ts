@@ -119,13 +119,19 @@ export class PairSim {
       },
     };
     let agent: DirectorAgent | undefined;
+    const leaseTtlMs = director.leaseTtlMs;
+    const config =
+      leaseTtlMs === undefined
+        ? this.config
+        : { ...this.config, director: { ...this.config.director, leaseTtlMs } };
     agent = await DirectorAgent.start({
-      config: this.config,
+      config,
       directorId,
       bus,
       driver: observed,
       logger: this.logger.child({ director: id }),
-      now: () => this.now,
+      now: () => this.now + director.skewMs,
+      clock: () => this.now,
       tickMs: 3_600_000,
       heartbeatMs: 3_600_000,
       pairPollMs: "manual",
@@ -220,7 +226,7 @@ export class PairSim {
 
   async advance(ms: number): Promise<void> {
     this.now += ms;
-    for (const director of this.directors.values()) director.agent?.feed({ type: "tick", now: this.now });
+    for (const director of this.directors.values()) director.agent?.tick();
     await this.settle();
   }
 
