@@ -125,6 +125,18 @@ describe("bus on a real nats-server", () => {
     watcher.stop();
   });
 
+  it("KV status: the newest message's server time, kept after the message expired", async () => {
+    const bus = await open("status-age");
+    const kv = await bus.kv(`${buckets.leases(cluster)}_age`, { ttlMs: 1000 });
+    const empty = await kv.status();
+    expect(empty.lastWriteAt).toBeUndefined();
+    await kv.put("edge", { v: 1 });
+    const written = await kv.status();
+    expect(written.lastWriteAt).toBeGreaterThanOrEqual(written.createdAt);
+    await waitFor("the key expired", async () => (await kv.get("edge")) === undefined, 10_000);
+    expect((await kv.status()).lastWriteAt).toBe(written.lastWriteAt);
+  });
+
   it("lease: a rolling change to a shorter lease time never expires the holder's key under it", async () => {
     const busA = await open("lvs-a-rolling");
     const busB = await open("lvs-b-rolling");

@@ -106,6 +106,7 @@ export class MemoryKv implements Kv {
       createdAt: this.store.createdAt,
       lastRevision: this.store.lastRevision,
       ttlMs: this.store.ttlMs ?? 0,
+      ...(this.store.lastWriteAt !== undefined ? { lastWriteAt: this.store.lastWriteAt } : {}),
     }));
   }
 

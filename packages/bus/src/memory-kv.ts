@@ -30,6 +30,8 @@ export class MemoryBucket {
   history: number;
   /** The stream's creation time: a reset makes a new one. */
   createdAt: number;
+  /** When the newest message was stored (kept after it expires), undefined while there was none. */
+  lastWriteAt: number | undefined;
 
   constructor(
     readonly name: string,
@@ -67,6 +69,7 @@ export class MemoryBucket {
     this.entries.clear();
     this.previous.clear();
     this.sequence = 0;
+    this.lastWriteAt = undefined;
     this.createdAt = Math.max(this.now(), this.createdAt + 1);
     for (const listener of this.resetListeners) listener();
   }
@@ -105,6 +108,7 @@ export class MemoryBucket {
       );
     }
     const revision = ++this.sequence;
+    this.lastWriteAt = this.now();
     this.previous.set(key, last ?? null);
     const text = operation === "PUT" ? JSON.stringify(value) : "";
     this.entries.set(key, { key, text, revision, createdAt: this.now(), operation });

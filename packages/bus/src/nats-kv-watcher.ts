@@ -150,9 +150,13 @@ export class NatsWatcher implements KvWatcher {
 /** A stream's identity and position: a recreated bucket shows a new `createdAt` or a lower `lastRevision`. */
 export function kvStatusOf(status: Awaited<ReturnType<KV["status"]>>): KvStatus {
   const info = status.streamInfo;
+  const createdAt = Date.parse(info.created) || 0;
+  // An empty stream reports the zero time (year 1).
+  const lastWriteAt = info.state.last_seq > 0 ? Date.parse(info.state.last_ts) : Number.NaN;
   return {
-    createdAt: Date.parse(info.created) || 0,
+    createdAt,
     lastRevision: info.state.last_seq,
     ttlMs: status.ttl,
+    ...(lastWriteAt >= createdAt ? { lastWriteAt } : {}),
   };
 }

@@ -117,6 +117,11 @@ export type KvStatus = {
   lastRevision: number;
   /** The max age the server applies now (0 = none), whatever this client asked for. */
   ttlMs: number;
+  /**
+   * When the newest message was stored (epoch ms, the server's clock; kept after it expires), undefined
+   * when the stream has had none. With `createdAt`, a bucket's age that no client's clock skew can fake.
+   */
+  lastWriteAt?: number;
 };
 
 export interface KvWatcher {

@@ -58,7 +58,7 @@ export class DirectorAgent {
   private readonly adminWatch: AdminWatch | undefined;
   private readonly unpairedGate: UnpairedGate;
   private readonly clock: () => number;
-  /** The host's wall clock as it is (it may step): only to compare with the NATS server's timestamps. */
+  /** The host's wall clock as it is (it may step): only for timestamps other hosts read (lease records). */
   private readonly wallNow: () => number;
 
   private constructor(private readonly options: DirectorOptions) {

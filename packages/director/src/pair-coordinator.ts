@@ -309,13 +309,15 @@ export class PairCoordinator {
   /**
    * An empty lease key at first sight may be a lease bucket made again just before this process started,
    * whose old holder still believes in its key: so when the pair has records (it has led), or when the
-   * lease bucket is younger than a lease time (plus a second for the server's clock), as it is after both
-   * buckets were lost together. Only a pair's very first start pays the wait without a reason.
+   * lease bucket is not known to be older than a lease time (plus a second), as after both buckets were
+   * lost together. The age is the server's alone (its newest message against its creation): a director
+   * whose clock runs seconds ahead took a bucket just made again for an old one. Only a pair's very first
+   * start pays the wait without a reason.
    */
   private mayHaveJustLostItsLeaseBucket(): boolean {
     if (this.records.maxEpoch > 0) return true;
-    const created = this.store.leasesCreatedAt;
-    return created !== undefined && this.options.now() - created < this.options.ttlMs + 1000;
+    if (this.store.leasesCreatedAt === undefined) return false;
+    return !this.store.leasesKnownOlderThan(this.options.ttlMs + 1000);
   }
 
   /** Leaves the lead and releases the lease, so a partner that can decide takes over at its next round. */

@@ -476,6 +476,25 @@ const FOUND: Record<string, Schedule> = {
     maxDelayMs: 0,
     seed: -1285680406,
   },
+  // The hold-off above, with the starting director's clock 5 s ahead of the server's (found by adding
+  // skews to that schedule): it took the lease bucket, made again 50 ms before, for one older than a lease
+  // time and led beside the old holder. The bucket's age is now the server's alone.
+  "a director whose clock runs ahead still holds off on a lease bucket just made again (clock skew)": {
+    steps: [
+      { t: "crash", d: 2 },
+      { t: "reset", which: 1 },
+      { t: "reset", which: 0 },
+      { t: "admin", rs: 0, action: "drain" },
+      { t: "restart", d: 2 },
+      { t: "advance", ms: 50 },
+    ],
+    replyLostPercent: 5,
+    staleReadPercent: 0,
+    skewsMs: [0, 0, 5000],
+    dropPercent: 0,
+    maxDelayMs: 2,
+    seed: 0,
+  },
   // Found once the model had per-director lease times: during a rolling leaseTtl change, a director
   // restarted with 1.5 s opened the lease bucket and lowered its max age from 3 s, so the server expired
   // the holder's 1.5 s old key at once while the holder still counted on it: two leaders. Opening now only

@@ -92,9 +92,12 @@ export class PairSim {
     for (const id of this.config.directors.map((d) => d.id)) this.directors.set(id, simDirector(id));
     // A fleet whose lease bucket has been there for longer than a lease time: a director's first round
     // finding an empty key in a bucket younger than that holds off (it may have just been made again).
+    // (its age by the server's clock: a message stored a lease time after it was made, here another
+    // pair's lease).
     const ttlMs = this.config.director.leaseTtlMs;
-    await bus.kv(buckets.leases(this.config.cluster), { ttlMs });
+    const leases = await bus.kv(buckets.leases(this.config.cluster), { ttlMs });
     this.now += ttlMs + 1000;
+    await leases.put("another-pair", { v: 1 });
   }
 
   director(id: string): SimDirector {

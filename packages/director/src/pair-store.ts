@@ -1,4 +1,12 @@
-import { type Bus, createLease, type Kv, type KvChange, type KvEntry, type Lease } from "@lvsq/bus";
+import {
+  type Bus,
+  createLease,
+  type Kv,
+  type KvChange,
+  type KvEntry,
+  type KvStatus,
+  type Lease,
+} from "@lvsq/bus";
 import { buckets } from "@lvsq/protocol";
 import type { Logger } from "@lvsq/runtime";
 import { DesiredPublisher, type PublisherHooks } from "./pair-publisher.js";
@@ -33,6 +41,7 @@ export class PairStore {
   private opened: { lease: Lease; publisher: DesiredPublisher; stopWatch: () => void } | undefined;
   /** Each bucket's identity as first seen, and the highest desired revision seen (see `restarted`). */
   private readonly identity = new Map<string, number>();
+  private leasesStatus: KvStatus | undefined;
   private desiredRevisionSeen = 0;
 
   constructor(private readonly options: PairStoreOptions) {}
@@ -81,6 +90,7 @@ export class PairStore {
     const seenBefore = this.desiredRevisionSeen;
     const [leases, desired] = await Promise.all([this.leases!.status(), this.desired!.status()]);
     this.options.onLeaseRevision(leases.lastRevision);
+    this.leasesStatus = leases;
     for (const [name, status] of [
       ["leases", leases],
       ["desired", desired],
@@ -92,6 +102,17 @@ export class PairStore {
     }
     if (found.includes("desired")) this.desiredRevisionSeen = desired.lastRevision;
     return found;
+  }
+
+  /**
+   * Whether the lease bucket is known, by the server's clock alone, to be at least `ageMs` old (as
+   * `restarted` last read its status): a message stored that long after the stream was made. A director's
+   * own clock may be seconds off the server's, and a fast one would take a bucket just made again for an
+   * old one.
+   */
+  leasesKnownOlderThan(ageMs: number): boolean {
+    const status = this.leasesStatus;
+    return status?.lastWriteAt !== undefined && status.lastWriteAt - status.createdAt >= ageMs;
   }
 
   /** When the lease bucket's stream was made (server time), as `restarted` last read it. */
