@@ -35,7 +35,7 @@ export type DirectorHooks = {
   role(): DirectorRole;
   counts: DirectorCounts;
   now: () => number;
-  /** The wall clock as it is, for comparisons with the server's timestamps (a bucket's creation time). */
+  /** The wall clock as it is (it may step), for timestamps other hosts read (a lease record's renewedAt). */
   wallNow: () => number;
   clock: () => number;
   emit(event: AnyDirectorEvent): void;

@@ -17,6 +17,7 @@ export type PairOptions = {
   ttlMs: number;
   logger: Logger;
   host: PairHost;
+  /** Wall clock (it may step): only for what other hosts read (the lease record's renewedAt). */
   now: () => number;
   /** Monotonic clock (ms) for the lease deadline, round ages and write-failure deadlines. */
   clock: () => number;

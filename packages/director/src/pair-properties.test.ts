@@ -487,6 +487,25 @@ const FOUND: Record<string, Schedule> = {
     ...BOTH_BUCKETS_MADE_AGAIN,
     skewsMs: [0, 0, 5000],
   },
+  // A follower whose watch died silently keeps re-reading the pair's records every lease time, also after
+  // its wall clock stepped back a minute (the re-read period ran on the wall clock).
+  "a follower's periodic re-read survives a wall clock stepped back (dead watch)": {
+    steps: [
+      { t: "poll", d: 0 },
+      { t: "poll", d: 1 },
+      { t: "kill-watch", d: 1 },
+      { t: "clock-step", d: 1, ms: -60_000 },
+      { t: "flip", rs: 0, down: true },
+      { t: "advance", ms: 1500 },
+      { t: "poll", d: 0 },
+      { t: "poll", d: 1 },
+    ],
+    replyLostPercent: 0,
+    staleReadPercent: 0,
+    dropPercent: 0,
+    maxDelayMs: 2,
+    seed: 0,
+  },
   // Found once the model had per-director lease times: during a rolling leaseTtl change, a director
   // restarted with 1.5 s opened the lease bucket and lowered its max age from 3 s, so the server expired
   // the holder's 1.5 s old key at once while the holder still counted on it: two leaders. Opening now only

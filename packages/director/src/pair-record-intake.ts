@@ -23,7 +23,8 @@ export type RecordIntakeOptions = {
   directorId: string;
   logger: Logger;
   host: PairHost;
-  now: () => number;
+  /** Monotonic clock (ms) for the re-read period: a wall clock stepped back must not stop the re-reads. */
+  clock: () => number;
   ttlMs: number;
   pollMs?: number | "manual";
   refreshMs?: number;
@@ -69,9 +70,9 @@ export class RecordIntake {
    * except in simulations, which drive every step themselves.
    */
   async refreshIfDue(): Promise<void> {
-    const { now, ttlMs, refreshMs, pollMs } = this.options;
-    if (now() - this.lastRefreshAt < (refreshMs ?? Math.max(1000, ttlMs))) return;
-    this.lastRefreshAt = now();
+    const { clock, ttlMs, refreshMs, pollMs } = this.options;
+    if (clock() - this.lastRefreshAt < (refreshMs ?? Math.max(1000, ttlMs))) return;
+    this.lastRefreshAt = clock();
     this.refreshing ??= this.refresh().finally(() => (this.refreshing = undefined));
     if (pollMs === "manual") await this.refreshing;
   }
