@@ -199,7 +199,20 @@ try {
         (after.counts.messagesDropped ?? 0) - (before.counts.messagesDropped ?? 0) < 400)
     )
       after = await bus.heartbeatAfter("lvs-a", Date.now(), 10_000 * S);
-    const warnings = director.logs().filter((l) => logTime(l) >= sentFrom && l.level === "warn");
+    // The heartbeat that counts the last drop can be read before the director's log lines about the same
+    // drops (a socket and a pipe read in one turn of the event loop): wait for the warning of each kind.
+    const floodWarnings = () => director.logs().filter((l) => logTime(l) >= sentFrom && l.level === "warn");
+    const expected = ["invalid-json", "schema", "unknown-service", "unknown-real-server", "replayed-seq"];
+    const warnings = await poll(
+      "a warning for each kind of dropped message",
+      () => {
+        const seen = floodWarnings();
+        const reasons = new Set(seen.map((w) => w.reason));
+        const mismatch = seen.some((w) => String(w.msg).includes("subject does not match"));
+        return expected.every((r) => reasons.has(r)) && mismatch ? seen : undefined;
+      },
+      10_000,
+    ).catch(() => floodWarnings());
     return {
       sent: messages.length,
       byKind: Object.fromEntries(
