@@ -31,7 +31,9 @@ if (!/^\d+$/.test(seed ?? "")) {
 }
 const dir = mkdtempSync(join(tmpdir(), "lvsq-chaos-"));
 const report = join(dir, "report.txt");
-console.log(`lvsq chaos run (${mode}), seed ${seed}: about ${mode === "short" ? 3 : 8} minutes`);
+console.log(
+  `lvsq chaos run (${mode}), seed ${seed}: about ${mode === "short" ? 3 : 8} minutes (2-4 times that under QEMU emulation)`,
+);
 const result = spawnSync(
   join(root, "node_modules/.bin/vitest"),
   ["run", "--project", "e2e", "test/e2e/chaos.test.ts"],
@@ -39,7 +41,8 @@ const result = spawnSync(
     cwd: root,
     stdio: "inherit",
     env: { ...env, LVSQ_CHAOS: mode, LVSQ_CHAOS_SEED: seed, LVSQ_CHAOS_REPORT: report },
-    timeout: 900_000,
+    // Above the test's own guest deadline (the scenario's, stretched by a time scale of up to 5).
+    timeout: (mode === "short" ? 270_000 : 630_000) * 5 + 180_000,
   },
 );
 console.log(

@@ -2,6 +2,8 @@
 // each one as it really happened: its kind, target, and the moments it began and ended (for backend
 // faults, the backend process's own clock at the kill, hang or restart).
 import { writeFileSync } from "node:fs";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { buckets } from "@lvsq/protocol";
 import { setSiteBackendLink } from "../harness/topology.js";
 import { forgedMessages } from "./director-multisite.fleet.js";
 import type { InjectedFault } from "./chaos.invariants.js";
@@ -15,6 +17,20 @@ const now = () => Date.now();
 
 export function faultInjector(world: ChaosWorld, log: (line: string) => void) {
   const records: FaultRecord[] = [];
+  /** NATS nodes killed or paused just now. */
+  const nodesOut = new Set<number>();
+  /** The index of the node leading the desired-table bucket's stream (its name is lvsq_n<index + 1>). */
+  const desiredLeader = async (): Promise<number | undefined> => {
+    try {
+      const jsm = await jetstreamManager(world.bus.nc, { timeout: 5000 * world.scale });
+      const info = await jsm.streams.info(`KV_${buckets.desired(CHAOS.CLUSTER)}`);
+      const found = /^lvsq_n(\d+)$/.exec(info.cluster?.leader ?? "");
+      const index = found ? Number(found[1]) - 1 : undefined;
+      return index !== undefined && !nodesOut.has(index) ? index : undefined;
+    } catch {
+      return undefined;
+    }
+  };
 
   async function begin(f: Fault, record: FaultRecord): Promise<Ending> {
     const { backends, cluster, paths, fleet } = world;
@@ -37,7 +53,7 @@ export function faultInjector(world: ChaosWorld, log: (line: string) => void) {
           busy = busy.then(() => next(f.target!));
           down = !down;
           toggles.count++;
-        }, 1500);
+        }, 1500 * world.scale);
         return async () => {
           clearInterval(timer);
           await busy;
@@ -59,18 +75,32 @@ export function faultInjector(world: ChaosWorld, log: (line: string) => void) {
         };
       }
       case "nats-node-kill": {
-        const node = cluster.nodes[Number(f.target)]!;
+        // The node leading the desired-table bucket when there is one: the pair's followers lose the
+        // feed their watch reads (docs/pairs.md), while every director stays connected to the others.
+        const index = (await desiredLeader()) ?? Number(f.target);
+        record.target = String(index);
+        const node = cluster.nodes[index]!;
+        nodesOut.add(index);
         await node.kill();
         return async () => {
           await node.restart();
+          nodesOut.delete(index);
           return now();
         };
       }
       case "nats-node-pause": {
-        const node = cluster.nodes[Number(f.target)]!;
+        // Another node than the one killed beside it (the kill picked its node at run time).
+        const scheduled = Number(f.target);
+        const index = nodesOut.has(scheduled)
+          ? cluster.nodes.findIndex((_, i) => !nodesOut.has(i))
+          : scheduled;
+        record.target = String(index);
+        const node = cluster.nodes[index]!;
+        nodesOut.add(index);
         node.pause();
         return async () => {
           node.resume();
+          nodesOut.delete(index);
           return now();
         };
       }
@@ -105,17 +135,39 @@ export function faultInjector(world: ChaosWorld, log: (line: string) => void) {
         const from = p.lines.length;
         writeFileSync(
           world.configOf(id),
-          world.good.replace(`interval: ${CHAOS.TIMERS.intervalMs}ms`, "interval: soon"),
+          world.good.replace(`interval: ${world.timers.intervalMs}ms`, "interval: soon"),
         );
         p.child.kill("SIGHUP");
         const refused = await p
-          .waitForLine((l) => l.includes("config reload refused"), 15_000, from)
+          .waitForLine((l) => l.includes("config reload refused"), 15_000 * world.scale, from)
           .then(() => true)
           .catch(() => false);
         writeFileSync(world.configOf(id), world.good);
         record.detail = { refused, runningAfter: p.running() };
         if (!refused) throw new Error(`${id} did not log a refused reload`);
         return async () => now();
+      }
+      case "bucket-loss": {
+        // The pair's lease and desired-table buckets lost at once (a node's disk gone, a bucket made again
+        // to move it to more replicas): their sequences restart at 1 under running directors. The admin
+        // bucket is the operator's data and stays.
+        const jsm = await jetstreamManager(world.bus.nc, { timeout: 10_000 * world.scale });
+        const lost = [buckets.leases(CHAOS.CLUSTER), buckets.desired(CHAOS.CLUSTER)];
+        for (const bucket of lost) await jsm.streams.delete(`KV_${bucket}`);
+        record.detail = { lost };
+        return async () => now();
+      }
+      case "director-twin": {
+        // A second incarnation of the leader beside it, on its host and table, under its id (a replacement
+        // started early, a hung process restarted by its supervisor); killed at the fault's end.
+        const id = world.leader();
+        record.target = id;
+        const twin = world.startTwin(id);
+        return async () => {
+          await world.killTwin(twin);
+          record.detail = { twinLines: twin.lines.length };
+          return now();
+        };
       }
       case "flood": {
         const started = now();

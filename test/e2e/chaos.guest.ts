@@ -5,18 +5,28 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { poll } from "../harness/fleet-watch.js";
-import { exitOnCrash, runAsync, writeResult } from "../harness/in-guest.js";
+import { exitOnCrash, guestTimeScale, runAsync, writeResult } from "../harness/in-guest.js";
 import { createInvariants, tableKey } from "./chaos.invariants.js";
 import { faultInjector } from "./chaos.faults.js";
 import { buildSchedule, type ChaosMode, maxConcurrent } from "./chaos.schedule.js";
-import { buildChaosWorld, CHAOS, type ChaosWorld, DISABLED_RS, realServer } from "./chaos.world.js";
+import {
+  buildChaosWorld,
+  CHAOS,
+  type ChaosWorld,
+  chaosTimers,
+  DISABLED_RS,
+  realServer,
+} from "./chaos.world.js";
 
 const { env } = process;
 const out = env.LVSQ_GUEST_OUT ?? ".";
 const repo = env.LVSQ_REPO ?? process.cwd();
 const mode: ChaosMode = env.LVSQ_CHAOS === "long" ? "long" : "short";
 const seed = Number(env.LVSQ_CHAOS_SEED ?? "1");
-const T = CHAOS.TIMERS;
+// Every timer, fault offset and wait is stretched by the guest's time scale (1 under UML and KVM; measured
+// under QEMU's emulation), so a slow guest plays the same story slower; the report states the scale.
+const S = guestTimeScale();
+const T = chaosTimers(S);
 /** fall × interval + timeout + 1 s. */
 const BOUND_MS = T.fall * T.intervalMs + T.timeoutMs + 1000;
 /**
@@ -24,7 +34,7 @@ const BOUND_MS = T.fall * T.intervalMs + T.timeoutMs + 1000;
  * these timers), sampling every 100 ms, and the follower's apply after the leader's (through its KV watch
  * and ipvsadm: up to 1.7 s measured in these runs).
  */
-const ALLOWANCE_MS = 2500;
+const ALLOWANCE_MS = 2500 * S;
 const ALL = CHAOS.BACKENDS.map(realServer);
 const CHECKED = ALL.filter((rs) => rs !== DISABLED_RS);
 
@@ -34,7 +44,7 @@ const note = (line: string) => {
   log.push(stamped);
   console.log(stamped);
 };
-const results: Record<string, unknown> = { seed, mode };
+const results: Record<string, unknown> = { seed, mode, timeScale: S, timers: T };
 const save = () => writeResult("results.json", { ...results, log: log.slice(-300) });
 
 async function main(world: ChaosWorld) {
@@ -50,7 +60,7 @@ async function main(world: ChaosWorld) {
       100,
     );
   let started = Date.now();
-  await both(ALL, "every backend in both tables", 90_000);
+  await both(ALL, "every backend in both tables", 90_000 * S);
   results.startMs = Date.now() - started;
   note(`both tables full after ${results.startMs} ms`);
 
@@ -71,9 +81,9 @@ async function main(world: ChaosWorld) {
       "--log-level",
       "info",
     ],
-    30_000,
+    30_000 * S,
   );
-  await both(CHECKED, "the disabled real server out of both tables", 30_000);
+  await both(CHECKED, "the disabled real server out of both tables", 30_000 * S);
   note(`admin disable of ${DISABLED_RS} applied in ${Date.now() - started} ms`);
 
   const schedule = buildSchedule({
@@ -83,6 +93,7 @@ async function main(world: ChaosWorld) {
     sites: CHAOS.SITES,
     natsNodes: 3,
     flakyDirector: CHAOS.FLAKY_DIRECTOR,
+    scale: S,
   });
   results.schedule = schedule;
   save();
@@ -96,12 +107,18 @@ async function main(world: ChaosWorld) {
       allowanceMs: ALLOWANCE_MS,
       // A removal may follow a backend's recovery by what was already in flight: votes live voteTtl.
       justifyMs: T.voteTtlMs + BOUND_MS,
-      quietDivergenceMs: 1500,
+      quietDivergenceMs: 1500 * S,
       // NATS: reconnect (1-2 s), JetStream electing leaders again (5-7 s), a lease round; a restart: a
       // director start (2.5 s under TCG) and a rejoin; ipvs: the next reconcile; the flood: the lease
       // rounds it delayed (see the report's leader changes).
       // Quiet: a backend's recovery is voted in rise × interval after it, then followed by the follower.
-      settleMs: { nats: 10_000, restart: 10_000, ipvs: T.reconcileMs + 3000, flood: 10_000, quiet: 10_000 },
+      settleMs: {
+        nats: 10_000 * S,
+        restart: 10_000 * S,
+        ipvs: T.reconcileMs + 3000 * S,
+        flood: 10_000 * S,
+        quiet: 10_000 * S,
+      },
     },
     injector.records,
   );
@@ -115,13 +132,13 @@ async function main(world: ChaosWorld) {
   const faultsEndedMs = Date.now() - phaseStart;
   note(`every fault over after ${faultsEndedMs} ms; waiting for the fleet to settle`);
   started = Date.now();
-  await both(CHECKED, "every checked backend back in both tables", 60_000).catch((error) => {
+  await both(CHECKED, "every checked backend back in both tables", 60_000 * S).catch((error) => {
     results.settleError = String(error);
   });
   const settleMs = Date.now() - started;
   // Sample on into the quiet after the last fault (its settle time, then 3 s), where the pair must agree.
   const lastEnd = Math.max(...injector.records.map((f) => f.endedAt ?? Date.now()));
-  await new Promise((r) => setTimeout(r, Math.max(3000, lastEnd + 13_000 - Date.now())));
+  await new Promise((r) => setTimeout(r, Math.max(3000 * S, lastEnd + 13_000 * S - Date.now())));
   clearInterval(sampler);
   const figures = invariants.finish(Date.now());
   const samples = world.client.samples();
@@ -157,7 +174,7 @@ exitOnCrash((error) => {
 try {
   note(`chaos seed ${seed} (${mode}); replay with LVSQ_CHAOS_SEED=${seed}`);
   // Ends before the guest's own deadline, so the results and the agents' logs are always written.
-  const deadlineMs = Number(env.LVSQ_CHAOS_DEADLINE_MS ?? "240000");
+  const deadlineMs = Number(env.LVSQ_CHAOS_DEADLINE_MS ?? "240000") * S;
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, fail) => {
     timer = setTimeout(
@@ -167,7 +184,7 @@ try {
   });
   await Promise.race([
     (async () => {
-      world = await buildChaosWorld(out, repo);
+      world = await buildChaosWorld(out, repo, S);
       await main(world);
     })(),
     deadline,
@@ -178,11 +195,14 @@ try {
 } finally {
   if (world) {
     results.agentLogTail = Object.fromEntries(
-      [...Object.values(world.directors), ...world.probes].map((p) => [p.name, p.lines.slice(-40)]),
+      [...Object.values(world.directors), ...world.twins, ...world.probes].map((p) => [
+        p.name,
+        p.lines.slice(-40),
+      ]),
     );
     // LVSQ_CHAOS_LOGS=1 (with LVSQ_GUEST_KEEP=1 to keep the work folder): every agent's whole log, to study a run.
     if (process.env.LVSQ_CHAOS_LOGS)
-      for (const p of [...Object.values(world.directors), ...world.probes])
+      for (const p of [...Object.values(world.directors), ...world.twins, ...world.probes])
         writeFileSync(
           join(process.env.LVSQ_GUEST_OUT ?? ".", `agent-${p.name}.log`),
           `${(p.name in world.directors ? world.fullLog(p.name) : p.lines).join("\n")}\n`,

@@ -51,8 +51,11 @@ export function createInvariants(options: InvariantOptions, faults: readonly Inj
   const excuses = (director: string | undefined, now: number) =>
     faults.flatMap((f) => {
       const end = (f.endedAt ?? now) + 0;
-      if (NATS_FAULTS.includes(f.kind)) return [[f.startedAt, end + options.settleMs.nats]];
-      if (f.kind === "leader-kill") return [[f.startedAt, end + options.settleMs.restart]];
+      // A lost bucket is made again by the next write, and every director reads the pair's records anew.
+      if (NATS_FAULTS.includes(f.kind) || f.kind === "bucket-loss")
+        return [[f.startedAt, end + options.settleMs.nats]];
+      if (f.kind === "leader-kill" || f.kind === "director-twin")
+        return [[f.startedAt, end + options.settleMs.restart]];
       if (f.kind === "flood") return [[f.startedAt, end + options.settleMs.flood]];
       if (f.kind === "ipvs-fail" && (director === undefined || director === options.flakyDirector))
         return [[f.startedAt, end + options.settleMs.ipvs]];
@@ -69,6 +72,8 @@ export function createInvariants(options: InvariantOptions, faults: readonly Inj
       .filter(
         (f) =>
           !NATS_FAULTS.includes(f.kind) &&
+          f.kind !== "bucket-loss" &&
+          f.kind !== "director-twin" &&
           f.kind !== "leader-kill" &&
           f.kind !== "ipvs-fail" &&
           f.kind !== "flood",

@@ -6,6 +6,8 @@ import type { Schedule } from "./chaos.schedule.js";
 export type ChaosResults = {
   seed: number;
   mode: string;
+  timeScale?: number;
+  timers?: Record<string, number>;
   done?: boolean;
   error?: string;
   settleError?: string;
@@ -58,7 +60,9 @@ export function chaosReport(r: ChaosResults, guestLabel: string): string {
       .join(", ");
   const lines = [
     `chaos report — seed ${r.seed} (${r.mode} run; replay: LVSQ_CHAOS_SEED=${r.seed}${r.mode === "long" ? " npm run chaos" : " npx vitest run --project e2e test/e2e/chaos.test.ts"})`,
-    `guest: ${guestLabel}`,
+    `guest: ${guestLabel}; time scale ${r.timeScale ?? "?"} (timers ${Object.entries(r.timers ?? {})
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")})`,
     `faults injected: ${faults.filter((x) => !x.error).length} of ${r.schedule?.faults.length ?? 0} scheduled, at most ${f?.maxConcurrentFaults ?? "?"} at once`,
     ...Object.entries(injectedByKind(faults))
       .sort()
@@ -68,7 +72,7 @@ export function chaosReport(r: ChaosResults, guestLabel: string): string {
     `violations: ${violations.length}`,
     `  wrong removals (removed while a quorum of sites saw it up): ${violations.filter((v) => v.kind === "wrong-removal").length}`,
     `  tables emptied by a fault that is not a backend failure:    ${violations.filter((v) => v.kind === "emptied").length}`,
-    `  pair tables apart > 1.5 s in quiet (no fault within its settle time): ${violations.filter((v) => v.kind === "divergence").length} (longest in quiet ${f?.longestQuietDivergenceMs ?? "?"} ms; while faults came and went: ${f?.divergences ?? 0} divergences, longest ${f?.longestDivergenceMs ?? "?"} ms)`,
+    `  pair tables apart > ${1.5 * (r.timeScale ?? 1)} s in quiet (no fault within its settle time): ${violations.filter((v) => v.kind === "divergence").length} (longest in quiet ${f?.longestQuietDivergenceMs ?? "?"} ms; while faults came and went: ${f?.divergences ?? 0} divergences, longest ${f?.longestDivergenceMs ?? "?"} ms)`,
     `  real failures not out within ${f?.boundMs ?? "?"} ms + ${f?.allowanceMs ?? "?"} ms guest allowance: ${violations.filter((v) => v.kind === "late-removal").length} (${f?.removalDeadlinesChecked ?? 0} deadlines checked, ${f?.removalsExcusedByFaults ?? 0} pushed past a broker, restart or ipvs fault)`,
     `  admin override lost:                                        ${violations.filter((v) => v.kind === "admin-override-lost").length}`,
     `  crashes or restart loops (exits the schedule did not ask for): ${f?.unexpectedExits.length ?? "?"}`,

@@ -21,7 +21,9 @@ export type FaultKind =
   | "leader-kill"
   | "ipvs-fail"
   | "bad-config"
-  | "flood";
+  | "flood"
+  | "bucket-loss"
+  | "director-twin";
 
 export type Fault = {
   kind: FaultKind;
@@ -45,6 +47,8 @@ export const EXCUSING_FAULTS: readonly FaultKind[] = [
   "leader-kill",
   "ipvs-fail",
   "flood",
+  "bucket-loss",
+  "director-twin",
 ];
 
 export const BACKEND_FAULTS: readonly FaultKind[] = ["backend-kill", "backend-hang", "backend-flap"];
@@ -60,6 +64,11 @@ export type ScheduleInput = {
   natsNodes: number;
   /** The director whose ipvs writes can be made to fail. */
   flakyDirector: string;
+  /**
+   * The guest's time scale (test/harness/in-guest.ts): every offset and duration is stretched by it, as the
+   * fleet's timers are, so a slow guest plays the same story slower. 1 by default.
+   */
+  scale?: number;
 };
 
 export type Schedule = { seed: number; mode: ChaosMode; lengthMs: number; faults: Fault[] };
@@ -113,6 +122,20 @@ function fits(f: Fault, placed: readonly Fault[]): boolean {
       (f.kind === "bad-config" && g.kind === "leader-kill") ||
       (g.kind === "bad-config" && f.kind === "leader-kill");
     if (hupVsRestart && overlaps(f, g, 15_000)) return false;
+    // Deleting a bucket needs JetStream up (and its figures mean nothing while it is not); a second
+    // incarnation of a director is started beside a running one, never beside a restart or a SIGHUP.
+    const lossVsBroker =
+      (f.kind === "bucket-loss" && (NATS_FAULTS.includes(g.kind) || g.kind === "flood")) ||
+      (g.kind === "bucket-loss" && (NATS_FAULTS.includes(f.kind) || f.kind === "flood"));
+    if (lossVsBroker && overlaps(f, g, 5_000)) return false;
+    const gapFromTwin: Partial<Record<FaultKind, number>> = {
+      "leader-kill": 10_000,
+      "bad-config": 5_000,
+      "ipvs-fail": 2_000,
+    };
+    const other = f.kind === "director-twin" ? g.kind : g.kind === "director-twin" ? f.kind : undefined;
+    const twinGap = other === undefined ? undefined : gapFromTwin[other];
+    if (twinGap !== undefined && overlaps(f, g, twinGap)) return false;
   }
   if (backend(f.kind)) {
     // At most two backend faults at any moment: check at every fault start inside f.
@@ -175,6 +198,10 @@ export function buildSchedule(input: ScheduleInput): Schedule {
         return [{ kind, atMs, durationMs: 0, target: pick(["lvs-a", "lvs-b"]) }];
       case "flood":
         return [{ kind, atMs, durationMs: 0, count: shape.floodCount }];
+      case "bucket-loss":
+        return [{ kind, atMs, durationMs: 0 }];
+      case "director-twin":
+        return [{ kind, atMs, durationMs: between(5_000, 10_000) }];
     }
   };
   const faults: Fault[] = [];
@@ -203,11 +230,13 @@ export function buildSchedule(input: ScheduleInput): Schedule {
     "nats-node-kill",
     "flood",
     "leader-kill",
+    "director-twin",
     "ipvs-fail",
     "site-backend-cut",
     "site-nats-cut",
     "bad-config",
     "backend-flap",
+    "bucket-loss",
   ];
   // One kill and one hang in the clear: every run checks the removal bound.
   for (const kind of ["backend-kill", "backend-hang"] as const)
@@ -227,7 +256,18 @@ export function buildSchedule(input: ScheduleInput): Schedule {
   ];
   for (let i = 0; i < shape.extraOther; i++) for (const kind of others) place(kind);
   faults.sort((a, b) => a.atMs - b.atMs);
-  return { seed: input.seed, mode: input.mode, lengthMs: shape.lengthMs, faults };
+  const scale = input.scale ?? 1;
+  const stretched = faults.map((f) => ({
+    ...f,
+    atMs: Math.round(f.atMs * scale),
+    durationMs: Math.round(f.durationMs * scale),
+  }));
+  return {
+    seed: input.seed,
+    mode: input.mode,
+    lengthMs: Math.round(shape.lengthMs * scale),
+    faults: stretched,
+  };
 }
 
 /** The most faults active at one moment. */

@@ -35,22 +35,32 @@ export const CHAOS = {
     voteTtlMs: 4000,
     reconcileMs: 3000,
     leaseMs: 2000,
+    startupGraceMs: 2000,
   },
 };
+export type ChaosTimers = typeof CHAOS.TIMERS;
+/** The fleet's timers stretched by the guest's time scale (1 under UML and KVM; measured under TCG). */
+export const chaosTimers = (scale: number): ChaosTimers =>
+  Object.fromEntries(
+    Object.entries(CHAOS.TIMERS).map(([k, v]) => [
+      k,
+      k === "fall" || k === "rise" ? v : Math.round(v * scale),
+    ]),
+  ) as ChaosTimers;
 export const realServer = (host: string) => `${host}:8080`;
 export const DISABLED_RS = realServer(CHAOS.BACKENDS[5]!);
 const FAIL_FLAG = "/run/chaos/ipvs-fail";
 
 export function chaosYaml(
   natsUrls: readonly string[],
-  intervalText = `${CHAOS.TIMERS.intervalMs}ms`,
+  T: ChaosTimers,
+  intervalText = `${T.intervalMs}ms`,
 ): string {
-  const T = CHAOS.TIMERS;
   return `cluster: ${CHAOS.CLUSTER}
 nats: { servers: [${natsUrls.map((u) => JSON.stringify(u)).join(", ")}] }
 defaults:
   check: { type: http, path: /, interval: ${intervalText}, timeout: ${T.timeoutMs}ms, fall: ${T.fall}, rise: ${T.rise} }
-quorum: { by: site, down: majority, up: majority, voteTtl: ${T.voteTtlMs}ms, startupGrace: 2s }
+quorum: { by: site, down: majority, up: majority, voteTtl: ${T.voteTtlMs}ms, startupGrace: ${T.startupGraceMs}ms }
 sites: [a, b, c]
 probes:
   - { id: probe-a, site: a }
@@ -71,7 +81,8 @@ ${CHAOS.BACKENDS.map((b) => `      - { address: ${realServer(b)}, weight: 1 }`).
 
 export type ChaosWorld = Awaited<ReturnType<typeof buildChaosWorld>>;
 
-export async function buildChaosWorld(out: string, repo: string) {
+export async function buildChaosWorld(out: string, repo: string, scale: number) {
+  const timers = chaosTimers(scale);
   const lvsq = join(repo, "packages/cli/bin/lvsq.js");
   const fleet = buildFleet({ sites: CHAOS.SITES, backends: CHAOS.BACKENDS, vip: CHAOS.VIP, prefix: "cx" });
   const hostB = addDirectorHost(fleet, "d2", "203.0.113.6", "198.51.100.3");
@@ -83,7 +94,7 @@ export async function buildChaosWorld(out: string, repo: string) {
   for (const agent of [...CHAOS.SITES.map((s) => `probe-${s}`), ...CHAOS.DIRECTORS])
     paths[agent] = await natsProxySet(fleet.mgmtHost, ports);
 
-  const good = chaosYaml(cluster.urls);
+  const good = chaosYaml(cluster.urls, timers);
   const configOf = (agent: string) => join(out, `${agent}.yaml`);
   for (const agent of Object.keys(paths)) writeFileSync(configOf(agent), good);
   writeFileSync(join(out, "admin.yaml"), good);
@@ -120,11 +131,15 @@ export async function buildChaosWorld(out: string, repo: string) {
   const directorStarts: Record<string, number> = {};
   /** The logs of a director's earlier incarnations, so a study of the run sees what happened before a restart. */
   const earlierLines: Record<string, string[]> = {};
-  const startDirector = (id: string) => {
+  const directorEnv = (id: string) => {
     const env: Record<string, string> = { LVSQ_NATS_URL: paths[id]!.urls() };
     if (id === CHAOS.FLAKY_DIRECTOR)
       Object.assign(env, { LVSQ_IPVS_DRIVER: "ipvsadm", LVSQ_IPVSADM: wrapper });
     else env.LVSQ_IPVS_DRIVER = "netlink";
+    return env;
+  };
+  const startDirector = (id: string) => {
+    const env = directorEnv(id);
     const p = spawnInNetns(
       id,
       hosts[id],
@@ -143,8 +158,21 @@ export async function buildChaosWorld(out: string, repo: string) {
     return p;
   };
   for (const id of CHAOS.DIRECTORS) startDirector(id);
+  /** Second incarnations of a director (the schedule's twins), each killed at its fault's end. */
+  const twins: GuestProcess[] = [];
+  const startTwin = (id: string) => {
+    const p = spawnInNetns(
+      `${id}-twin${twins.length + 1}`,
+      hosts[id],
+      ["node", lvsq, "director", "--config", configOf(id), "--id", id],
+      { ...directorEnv(id) },
+    );
+    twins.push(p);
+    watchExit(p);
+    return p;
+  };
   const bus = await watchBus(cluster.urls, CHAOS.CLUSTER);
-  const client = startClient(fleet, `http://${CHAOS.VIP}/`, 200, 1000);
+  const client = startClient(fleet, `http://${CHAOS.VIP}/`, 200, 1000 * scale);
 
   const tables = () =>
     Object.fromEntries(
@@ -170,12 +198,14 @@ export async function buildChaosWorld(out: string, repo: string) {
   };
   const leader = () => {
     const fresh = CHAOS.DIRECTORS.map((d) => bus.latestHeartbeat(d)).filter(
-      (h) => h && h.role === "leader" && Date.now() - h.receivedAt < 5000,
+      (h) => h && h.role === "leader" && Date.now() - h.receivedAt < 5000 * scale,
     );
     return fresh[0]?.director ?? CHAOS.DIRECTORS[0]!;
   };
 
   return {
+    timers,
+    scale,
     fleet,
     cluster,
     paths,
@@ -195,6 +225,13 @@ export async function buildChaosWorld(out: string, repo: string) {
     startDirector,
     /** A director's whole log, every incarnation's in order. */
     fullLog: (id: string) => [...(earlierLines[id] ?? []), ...(directors[id]?.lines ?? [])],
+    twins,
+    startTwin,
+    killTwin(p: GuestProcess) {
+      expectedExit.add(p);
+      p.child.kill("SIGKILL");
+      return p.exited;
+    },
     /** SIGKILL, as a crash: the kernel table stays as it is. */
     killDirector(id: string) {
       const p = directors[id]!;
@@ -207,7 +244,8 @@ export async function buildChaosWorld(out: string, repo: string) {
       else rmSync(FAIL_FLAG, { force: true });
     },
     async close() {
-      for (const p of [...Object.values(directors), ...probes]) expectedExit.add(p);
+      for (const p of [...Object.values(directors), ...probes, ...twins]) expectedExit.add(p);
+      for (const p of twins) p.child.kill("SIGKILL");
       await Promise.all([...Object.values(directors), ...probes].map((p) => p.stop("SIGTERM", 3000)));
       await client.stop();
       await backends.stop();

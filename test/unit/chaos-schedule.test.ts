@@ -22,6 +22,8 @@ const KINDS: FaultKind[] = [
   "ipvs-fail",
   "bad-config",
   "flood",
+  "bucket-loss",
+  "director-twin",
 ];
 const SEEDS = Array.from({ length: 40 }, (_, i) => i * 7919 + 1);
 
@@ -49,6 +51,19 @@ describe("the chaos schedule", () => {
     }
   });
 
+  it("stretches every offset and duration by the guest's time scale, and nothing else", () => {
+    const plain = buildSchedule(input(11, "short"));
+    const slow = buildSchedule({ ...input(11, "short"), scale: 2.5 });
+    expect(slow.lengthMs).toBe(plain.lengthMs * 2.5);
+    expect(slow.faults.map((f) => ({ ...f, atMs: f.atMs / 2.5, durationMs: f.durationMs / 2.5 }))).toEqual(
+      plain.faults.map((f) => ({
+        ...f,
+        atMs: Math.round(f.atMs * 2.5) / 2.5,
+        durationMs: Math.round(f.durationMs * 2.5) / 2.5,
+      })),
+    );
+  });
+
   it("keeps the flood apart from broker faults and a SIGHUP apart from a director restart", () => {
     for (const seed of SEEDS) {
       const { faults } = buildSchedule(input(seed, "long"));
@@ -65,6 +80,8 @@ describe("the chaos schedule", () => {
         );
       expect(near("flood", "broker-outage", 5_000), `seed ${seed}`).toBe(false);
       expect(near("bad-config", "leader-kill", 15_000), `seed ${seed}`).toBe(false);
+      expect(near("bucket-loss", "broker-outage", 5_000), `seed ${seed}`).toBe(false);
+      expect(near("director-twin", "leader-kill", 10_000), `seed ${seed}`).toBe(false);
     }
   });
 });
