@@ -22,9 +22,6 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
-          // The short chaos run is out of npm test until it passes reliably (docs/testing.md: the fixed bugs,
-          // and the setup step that outlived its deadline in one clean-clone CI run); `npm run chaos` runs it.
-          exclude: process.env.LVSQ_CHAOS ? [] : ["test/e2e/chaos.test.ts"],
           testTimeout: 240_000,
           hookTimeout: 240_000,
           // Guest kernels and nats-servers are heavy on 2 cores: run e2e files one at a time.

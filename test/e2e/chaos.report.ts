@@ -63,6 +63,7 @@ export function chaosReport(r: ChaosResults, guestLabel: string): string {
     `guest: ${guestLabel}; time scale ${r.timeScale ?? "?"} (timers ${Object.entries(r.timers ?? {})
       .map(([k, v]) => `${k} ${v}`)
       .join(", ")})`,
+    `fleet up (every backend in both tables) ${r.startMs ?? "?"} ms after the agents started`,
     `faults injected: ${faults.filter((x) => !x.error).length} of ${r.schedule?.faults.length ?? 0} scheduled, at most ${f?.maxConcurrentFaults ?? "?"} at once`,
     ...Object.entries(injectedByKind(faults))
       .sort()

@@ -85,9 +85,27 @@ export function prng(seed: number): () => number {
   };
 }
 
+/**
+ * The short run is what npm test plays: every fault kind once, packed (shorter faults, up to 5 at once); the
+ * long run, `npm run chaos`, plays them many times over. `faultMs` bounds the length of most faults.
+ */
 const SHAPE = {
-  short: { lengthMs: 125_000, outageMs: 15_000, floodCount: 10_000, extraBackend: 4, extraOther: 0 },
-  long: { lengthMs: 330_000, outageMs: 60_000, floodCount: 100_000, extraBackend: 22, extraOther: 2 },
+  short: {
+    lengthMs: 95_000,
+    outageMs: 10_000,
+    floodCount: 10_000,
+    extraBackend: 2,
+    extraOther: 0,
+    faultMs: [6_000, 10_000],
+  },
+  long: {
+    lengthMs: 330_000,
+    outageMs: 60_000,
+    floodCount: 100_000,
+    extraBackend: 22,
+    extraOther: 2,
+    faultMs: [7_000, 14_000],
+  },
 } as const;
 
 const overlaps = (a: Fault, b: Fault, gapMs = 0) =>
@@ -154,10 +172,11 @@ export function buildSchedule(input: ScheduleInput): Schedule {
   const shape = SHAPE[input.mode];
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
   const between = (lo: number, hi: number) => Math.round(lo + random() * (hi - lo));
-  const last = shape.lengthMs - 20_000;
-  // The clear backend faults come first, in the opening 20 s; the faults that excuse a slow removal
-  // start after it.
-  const CLEAR_END_MS = 22_000;
+  const [shortest, longest] = shape.faultMs;
+  const last = shape.lengthMs - 15_000;
+  // The clear backend faults come first, in the opening seconds; the faults that excuse a slow removal
+  // start 10 s after they can have ended.
+  const CLEAR_END_MS = 6_000 + longest;
   const draft = (kind: FaultKind, clear: boolean): Fault[] => {
     const atMs = clear
       ? between(2_000, 6_000)
@@ -165,18 +184,20 @@ export function buildSchedule(input: ScheduleInput): Schedule {
     switch (kind) {
       case "backend-kill":
       case "backend-hang":
-        return [{ kind, atMs, durationMs: between(7_000, 14_000), target: pick(input.realServers) }];
+        return [{ kind, atMs, durationMs: between(shortest, longest), target: pick(input.realServers) }];
       case "backend-flap":
-        return [{ kind, atMs, durationMs: between(8_000, 14_000), target: pick(input.realServers) }];
+        return [
+          { kind, atMs, durationMs: between(shortest + 1_000, longest), target: pick(input.realServers) },
+        ];
       case "site-backend-cut":
       case "site-nats-cut":
-        return [{ kind, atMs, durationMs: between(8_000, 20_000), target: pick(input.sites) }];
+        return [{ kind, atMs, durationMs: between(shortest, longest + 6_000), target: pick(input.sites) }];
       case "nats-node-kill":
       case "nats-node-pause": {
         // One node killed and another paused, together: a cluster left with one healthy node.
         const killed = between(0, input.natsNodes - 1);
         const paused = (killed + 1 + between(0, input.natsNodes - 2)) % input.natsNodes;
-        const durationMs = between(8_000, 16_000);
+        const durationMs = between(shortest, longest + 2_000);
         return [
           { kind: "nats-node-kill", atMs, durationMs, target: String(killed) },
           { kind: "nats-node-pause", atMs: atMs + 1_000, durationMs, target: String(paused) },
@@ -186,14 +207,14 @@ export function buildSchedule(input: ScheduleInput): Schedule {
         return [
           {
             kind,
-            atMs: between(10_000, shape.lengthMs - shape.outageMs - 15_000),
+            atMs: between(CLEAR_END_MS + 10_000, shape.lengthMs - shape.outageMs - 15_000),
             durationMs: shape.outageMs,
           },
         ];
       case "leader-kill":
         return [{ kind, atMs, durationMs: between(3_000, 8_000) }];
       case "ipvs-fail":
-        return [{ kind, atMs, durationMs: between(6_000, 12_000), target: input.flakyDirector }];
+        return [{ kind, atMs, durationMs: between(shortest, longest), target: input.flakyDirector }];
       case "bad-config":
         return [{ kind, atMs, durationMs: 0, target: pick(["lvs-a", "lvs-b"]) }];
       case "flood":
@@ -201,7 +222,7 @@ export function buildSchedule(input: ScheduleInput): Schedule {
       case "bucket-loss":
         return [{ kind, atMs, durationMs: 0 }];
       case "director-twin":
-        return [{ kind, atMs, durationMs: between(5_000, 10_000) }];
+        return [{ kind, atMs, durationMs: between(shortest - 1_000, longest - 2_000) }];
     }
   };
   const faults: Fault[] = [];
@@ -228,6 +249,7 @@ export function buildSchedule(input: ScheduleInput): Schedule {
   const mandatory: FaultKind[] = [
     "broker-outage",
     "nats-node-kill",
+    "bucket-loss",
     "flood",
     "leader-kill",
     "director-twin",
@@ -236,7 +258,6 @@ export function buildSchedule(input: ScheduleInput): Schedule {
     "site-nats-cut",
     "bad-config",
     "backend-flap",
-    "bucket-loss",
   ];
   // One kill and one hang in the clear: every run checks the removal bound.
   for (const kind of ["backend-kill", "backend-hang"] as const)
