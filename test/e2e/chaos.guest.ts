@@ -15,7 +15,9 @@ import {
   type ChaosWorld,
   chaosTimers,
   DISABLED_RS,
+  measuredClockAhead,
   realServer,
+  skewedClockEnv,
 } from "./chaos.world.js";
 
 const { env } = process;
@@ -59,6 +61,11 @@ async function main(world: ChaosWorld) {
       timeoutMs,
       100,
     );
+  const ahead = await measuredClockAhead(skewedClockEnv(CHAOS.SKEWED.aheadS));
+  results.skewedClock = { director: CHAOS.SKEWED.director, aheadS: CHAOS.SKEWED.aheadS, ...ahead };
+  note(`${CHAOS.SKEWED.director}'s wall clock: ${ahead.atLeastMs}-${ahead.atMostMs} ms ahead`);
+  // Unskewed, the clock a child reads is never ahead of the one read after it exited (atLeast <= 0).
+  if (ahead.atLeastMs < 1000) throw new Error(`libfaketime did not move the clock: ${JSON.stringify(ahead)}`);
   let started = Date.now();
   await both(ALL, "every backend in both tables", 90_000 * S);
   results.startMs = Date.now() - started;

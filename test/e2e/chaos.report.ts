@@ -8,6 +8,7 @@ export type ChaosResults = {
   mode: string;
   timeScale?: number;
   timers?: Record<string, number>;
+  skewedClock?: { director: string; aheadS: number; atLeastMs: number; atMostMs: number };
   done?: boolean;
   error?: string;
   settleError?: string;
@@ -54,6 +55,14 @@ export function chaosReport(r: ChaosResults, guestLabel: string): string {
     | { sent: number; publishMs: number; rssMbAfter: Record<string, number> }
     | undefined;
   const violations = f?.violations ?? [];
+  // Where a violation falls: seconds after the first fault began, and the faults active within 10 s of it.
+  const firstAt = Math.min(...faults.map((x) => x.startedAt));
+  const around = (t: number) => {
+    const near = faults.filter((x) => x.startedAt <= t + 10_000 && (x.endedAt ?? t) >= t - 10_000);
+    return ` (at +${((t - firstAt) / 1000).toFixed(1)} s; faults within 10 s: ${
+      near.map((x) => `${x.kind}${x.target ? ` ${x.target}` : ""}`).join(", ") || "none"
+    })`;
+  };
   const mb = (rss: Record<string, number> | undefined) =>
     Object.entries(rss ?? {})
       .map(([d, v]) => `${d} ${v > 0 ? `${v.toFixed(0)} MB` : "n/a (restarting)"}`)
@@ -63,6 +72,7 @@ export function chaosReport(r: ChaosResults, guestLabel: string): string {
     `guest: ${guestLabel}; time scale ${r.timeScale ?? "?"} (timers ${Object.entries(r.timers ?? {})
       .map(([k, v]) => `${k} ${v}`)
       .join(", ")})`,
+    `clocks: ${r.skewedClock ? `${r.skewedClock.director}'s wall clock ${r.skewedClock.aheadS} s ahead of the rest of the fleet (libfaketime; measured ${r.skewedClock.atLeastMs}-${r.skewedClock.atMostMs} ms)` : "?"}`,
     `fleet up (every backend in both tables) ${r.startMs ?? "?"} ms after the agents started`,
     `faults injected: ${faults.filter((x) => !x.error).length} of ${r.schedule?.faults.length ?? 0} scheduled, at most ${f?.maxConcurrentFaults ?? "?"} at once`,
     ...Object.entries(injectedByKind(faults))
@@ -90,7 +100,9 @@ export function chaosReport(r: ChaosResults, guestLabel: string): string {
       .map(([k, n]) => `${k} ${n}`)
       .join(", ")}`,
     `settled ${f?.settleMs ?? "?"} ms after the last fault${r.settleError ? ` (NOT: ${r.settleError})` : ""}`,
-    ...violations.slice(0, 20).map((v) => `  ! ${v.kind} ${v.director ?? ""} ${v.rs ?? ""}: ${v.detail}`),
+    ...violations
+      .slice(0, 20)
+      .map((v) => `  ! ${v.kind} ${v.director ?? ""} ${v.rs ?? ""}: ${v.detail}${around(v.t)}`),
   ];
   return lines.join("\n");
 }

@@ -3,7 +3,7 @@
 // through its own cuttable proxies (test/harness/nats-proxy.ts), three probes and two directors as `lvsq`
 // processes in their namespaces, six backends, a client through the VIP. Each process is started once;
 // only the schedule restarts one.
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type GuestProcess, spawnInNetns, startBackends, startClient } from "../harness/fleet-agents.js";
 import { watchBus } from "../harness/fleet-watch.js";
@@ -27,6 +27,11 @@ export const CHAOS = {
   DIRECTORS: ["lvs-a", "lvs-b"],
   /** Its ipvs writes go through a wrapper the schedule makes fail. */
   FLAKY_DIRECTOR: "lvs-b",
+  /**
+   * Its wall clock runs this far ahead of everyone else's for the whole run (libfaketime, monotonic clock
+   * untouched): the pair's decisions must never compare one director's wall clock with another's.
+   */
+  SKEWED: { director: "lvs-b", aheadS: 3 },
   TIMERS: {
     intervalMs: 1000,
     timeoutMs: 500,
@@ -77,6 +82,26 @@ services:
     realServers:
 ${CHAOS.BACKENDS.map((b) => `      - { address: ${realServer(b)}, weight: 1 }`).join("\n")}
 `;
+}
+
+const FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+
+/** The environment that runs a process with its wall clock `aheadS` seconds ahead (Debian's faketime). */
+export function skewedClockEnv(aheadS: number): Record<string, string> {
+  if (!existsSync(FAKETIME_LIB))
+    throw new Error(`${FAKETIME_LIB} is missing: apt-get install -y faketime (npm test's set-up does it)`);
+  return { LD_PRELOAD: FAKETIME_LIB, FAKETIME: `+${aheadS}s`, FAKETIME_DONT_FAKE_MONOTONIC: "1" };
+}
+
+/**
+ * How far ahead a process started with `env` sees the wall clock (ms): between `atLeast` and `atMost`, as
+ * it reads the clock somewhere between its start and its exit.
+ */
+export async function measuredClockAhead(env: Record<string, string>) {
+  const before = Date.now();
+  const argv = ["env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), "node", "-p", "Date.now()"];
+  const seen = Number((await runAsync(argv)).trim());
+  return { atLeastMs: seen - Date.now(), atMostMs: seen - before };
 }
 
 export type ChaosWorld = Awaited<ReturnType<typeof buildChaosWorld>>;
@@ -136,6 +161,7 @@ export async function buildChaosWorld(out: string, repo: string, scale: number) 
     if (id === CHAOS.FLAKY_DIRECTOR)
       Object.assign(env, { LVSQ_IPVS_DRIVER: "ipvsadm", LVSQ_IPVSADM: wrapper });
     else env.LVSQ_IPVS_DRIVER = "netlink";
+    if (id === CHAOS.SKEWED.director) Object.assign(env, skewedClockEnv(CHAOS.SKEWED.aheadS));
     return env;
   };
   const startDirector = (id: string) => {

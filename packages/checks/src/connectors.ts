@@ -42,7 +42,8 @@ export class ConnectorCache {
 
   #build(key: string, check: HttpCheckConfig): Connector {
     const options: Undici.buildConnector.BuildOptions = {
-      timeout: check.timeoutMs,
+      // A backstop after the check's own deadline (which tells a stalled probe from a slow server).
+      timeout: check.timeoutMs * 2,
       keepAlive: false,
       maxCachedSessions: 0,
     };

@@ -22,7 +22,7 @@ export type CheckRun = {
 
 /**
  * Runs a check body under one deadline for the whole exchange: at `timeoutMs` it is `down` with
- * `timeout after … ms in <phase>`; an abort makes it `abstain` / `cancelled`; the first `finish` wins and
+ * `timeout after … ms in <phase>` (or `abstain` when the deadline fired late: the probe stalled); an abort makes it `abstain` / `cancelled`; the first `finish` wins and
  * every cleanup runs. A body that throws is a checker bug: `abstain`, never an accusation.
  */
 export function withDeadline(
@@ -60,7 +60,7 @@ export function withDeadline(
       },
     };
     const timer = setTimeout(
-      () => run.finish("down", `timeout after ${timeoutMs} ms in ${run.phase}`),
+      () => run.finish(...deadlineVerdict(timeoutMs, startedAt, run.phase)),
       timeoutMs,
     );
     const onAbort = (): void => run.finish("abstain", "cancelled");
@@ -74,6 +74,22 @@ export function withDeadline(
       run.finish("abstain", `checker error: ${errorMessage(error)}`);
     }
   });
+}
+
+/**
+ * The verdict of a deadline armed at `armedAt` (performance.now) that has just fired: `down`, unless it
+ * fired more than half the timeout (at least 100 ms) late. Timers run before sockets are read in each turn
+ * of the event loop, so a probe that was itself stalled (a loaded host, a long GC) sees its deadline pass
+ * before it reads an answer that may have come in time: that is the checker's own failure, an abstention.
+ */
+export function deadlineVerdict(timeoutMs: number, armedAt: number, phase: string): [Verdict, string] {
+  const lateMs = performance.now() - armedAt - timeoutMs;
+  if (lateMs > Math.max(100, timeoutMs / 2))
+    return [
+      "abstain",
+      `probe stalled: its ${timeoutMs} ms timeout fired ${Math.round(lateMs)} ms late in ${phase}`,
+    ];
+  return ["down", `timeout after ${timeoutMs} ms in ${phase}`];
 }
 
 /**

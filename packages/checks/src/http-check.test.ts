@@ -110,6 +110,19 @@ describe("http check", () => {
     expect(elapsedMs).toBeLessThan(300 + 250); // timeout + 100 ms, with room for a loaded CI machine
   });
 
+  it("abstains when the probe itself stalled past its deadline: the server may have answered in time", async () => {
+    const address = await servers.http((_req, res) => res.end("ok"));
+    const pending = runner.run(httpCheck({ timeoutMs: 200 }), target(address));
+    blockEventLoop(700); // a long GC, a loaded host: the deadline fires about 500 ms late
+    const result = await pending;
+    expect(result.verdict).toBe("abstain");
+    expect(result.reason).toMatch(
+      /^probe stalled: its 200 ms timeout fired \d+ ms late in (connect|headers)$/,
+    );
+    // Unstalled, the same server is up.
+    expect((await runner.run(httpCheck({ timeoutMs: 200 }), target(address))).verdict).toBe("up");
+  });
+
   it("says the body timed out when headers arrive and the body stalls", async () => {
     const address = await servers.http((_req, res) => {
       res.writeHead(200, { "content-length": "100" });
@@ -161,3 +174,10 @@ describe("http check", () => {
     expect(peers.size).toBe(5);
   });
 });
+
+function blockEventLoop(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // busy on purpose: nothing else runs
+  }
+}

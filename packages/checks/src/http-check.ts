@@ -2,6 +2,7 @@ import type { HttpCheckConfig } from "@lvsq/config";
 import type { Dispatcher } from "undici";
 import { Client } from "./undici-client.js";
 import { type Connector, ConnectorCache } from "./connectors.js";
+import { deadlineVerdict } from "./deadline.js";
 import type { FileCache } from "./files.js";
 import { type CheckResult, type Verdict, errorMessage, makeResult } from "./result.js";
 import { classifyHttpError, type HttpPhase } from "./http-errors.js";
@@ -83,7 +84,13 @@ function attempt({ check, origin, connector, prepared, startedAt, signal, resolv
   const bodyChunks: Buffer[] = [];
   let client: Client;
   try {
-    client = new Client(origin, { connect: connector, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    // undici's own timeouts are only a backstop, later than the check's deadline below, which tells a
+    // stalled probe from a slow server.
+    client = new Client(origin, {
+      connect: connector,
+      headersTimeout: timeoutMs * 2,
+      bodyTimeout: timeoutMs * 2,
+    });
   } catch (error) {
     resolve(makeResult("abstain", startedAt, `invalid request: ${errorMessage(error)}`));
     return;
@@ -97,8 +104,9 @@ function attempt({ check, origin, connector, prepared, startedAt, signal, resolv
     client.destroy(CHECK_FINISHED, ignore);
     resolve(makeResult(verdict, startedAt, reason, detail === undefined ? undefined : { detail }));
   };
-  // One deadline for the whole exchange; undici's own connect/headers/body timeouts are only a backstop.
-  const timer = setTimeout(() => finish("down", `timeout after ${timeoutMs} ms in ${phase}`), timeoutMs);
+  // One deadline for the whole exchange; a deadline that fires late is the probe's own stall (deadline.ts).
+  const armedAt = performance.now();
+  const timer = setTimeout(() => finish(...deadlineVerdict(timeoutMs, armedAt, phase)), timeoutMs);
   const onAbort = (): void => finish("abstain", "cancelled");
   if (signal?.aborted) {
     onAbort();

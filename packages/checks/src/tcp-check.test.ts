@@ -73,6 +73,18 @@ describe("tcp check", () => {
     expect(performance.now() - startedAt).toBeLessThan(300 + 250);
   });
 
+  it("abstains when the probe itself stalled past its deadline, instead of accusing the server", async () => {
+    const banner = await servers.tcp((socket) => socket.write("220 smtp ready\r\n"));
+    const pending = runner.run(tcpCheck({ expect: "220 ", timeoutMs: 200 }), target(banner));
+    const until = performance.now() + 700;
+    while (performance.now() < until) {
+      // a stalled probe: nothing else runs
+    }
+    const result = await pending;
+    expect(result.verdict).toBe("abstain");
+    expect(result.reason).toMatch(/^probe stalled: its 200 ms timeout fired \d+ ms late in (connect|reply)$/);
+  });
+
   it("uses the port from the config when it is set", async () => {
     const address = await servers.tcp(() => {});
     const port = Number(address.split(":")[1]);

@@ -8,7 +8,7 @@ import {
   isMachineryErrno,
   makeResult,
 } from "./result.js";
-import { payloadBytes, quote } from "./deadline.js";
+import { deadlineVerdict, payloadBytes, quote } from "./deadline.js";
 import { type CheckTarget, splitEndpoint } from "./target.js";
 
 /** How much of the reply is searched for `expect`. */
@@ -46,8 +46,9 @@ export function runTcpCheck(
         makeResult(verdict, startedAt, reason, detail ? { detail: detail.toString("utf8") } : undefined),
       );
     };
+    const armedAt = performance.now();
     const timer = setTimeout(
-      () => finish("down", `timeout after ${check.timeoutMs} ms in ${phase}`, reply),
+      () => finish(...deadlineVerdict(check.timeoutMs, armedAt, phase), reply),
       check.timeoutMs,
     );
     const onAbort = (): void => finish("abstain", "cancelled");
