@@ -78,13 +78,13 @@ export function withDeadline(
 
 /**
  * The verdict of a deadline armed at `armedAt` (performance.now) that has just fired: `down`, unless it
- * fired more than half the timeout (at least 100 ms) late. Timers run before sockets are read in each turn
+ * fired more than half the timeout (at least 250 ms) late. Timers run before sockets are read in each turn
  * of the event loop, so a probe that was itself stalled (a loaded host, a long GC) sees its deadline pass
  * before it reads an answer that may have come in time: that is the checker's own failure, an abstention.
  */
 export function deadlineVerdict(timeoutMs: number, armedAt: number, phase: string): [Verdict, string] {
   const lateMs = performance.now() - armedAt - timeoutMs;
-  if (lateMs > Math.max(100, timeoutMs / 2))
+  if (lateMs > Math.max(250, timeoutMs / 2))
     return [
       "abstain",
       `probe stalled: its ${timeoutMs} ms timeout fired ${Math.round(lateMs)} ms late in ${phase}`,
