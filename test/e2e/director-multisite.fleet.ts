@@ -105,8 +105,13 @@ export function forgedMessages(cluster: string, realServer: string): ForgedMessa
         data: batch({ probe: "probe-z", site: "c", seq: base + i }, "198.51.100.200:8080"),
       });
     }
-    // Old seq in a live probe's name: a replay (its real seq is start-time × 1000 and up).
-    out.push({ kind: "replayed-seq", subject: subject("probe-a", "web"), data: batch({ seq: 1 + i }) });
   }
-  return out;
+  // Old seq in a live probe's name: a replay (its real seq is start-time × 1000 and up). First in the flood:
+  // a seq below the probe's counts as a replay only while the probe's last batch is fresh (voteTtl), and a
+  // director under QEMU's emulation took longer than that to read the whole flood, so replays at its end
+  // were taken for a restarted probe (35 of 200, while the probe's real batches waited behind the flood).
+  const replays: ForgedMessage[] = [];
+  for (let i = 0; i < 200; i++)
+    replays.push({ kind: "replayed-seq", subject: subject("probe-a", "web"), data: batch({ seq: 1 + i }) });
+  return [...replays, ...out];
 }
