@@ -29,7 +29,7 @@ const seed = Number(env.LVSQ_CHAOS_SEED ?? "1");
 // under QEMU's emulation), so a slow guest plays the same story slower; the report states the scale.
 // Under QEMU's emulation at least 3: the chaos world runs some fifteen processes, more than one node
 // start shows; at 2.5 its probes timed out against healthy backends (two runs), at 3 it passed (three).
-const S = env.LVSQ_GUEST_ACCEL === "tcg" ? Math.max(3, guestTimeScale()) : guestTimeScale();
+const S = guestTimeScale(env, { tcgAtLeast: 3 });
 const T = chaosTimers(S);
 /** fall × interval + timeout + 1 s. */
 const BOUND_MS = T.fall * T.intervalMs + T.timeoutMs + 1000;

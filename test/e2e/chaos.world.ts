@@ -184,6 +184,12 @@ export async function buildChaosWorld(out: string, repo: string, scale: number) 
     return p;
   };
   for (const id of CHAOS.DIRECTORS) startDirector(id);
+  /** SIGKILL, as the schedule's crash: an exit it asked for. */
+  const crash = (p: GuestProcess) => {
+    expectedExit.add(p);
+    p.child.kill("SIGKILL");
+    return p.exited;
+  };
   /** Second incarnations of a director (the schedule's twins), each killed at its fault's end. */
   const twins: GuestProcess[] = [];
   const startTwin = (id: string) => {
@@ -253,18 +259,9 @@ export async function buildChaosWorld(out: string, repo: string, scale: number) 
     fullLog: (id: string) => [...(earlierLines[id] ?? []), ...(directors[id]?.lines ?? [])],
     twins,
     startTwin,
-    killTwin(p: GuestProcess) {
-      expectedExit.add(p);
-      p.child.kill("SIGKILL");
-      return p.exited;
-    },
+    killTwin: crash,
     /** SIGKILL, as a crash: the kernel table stays as it is. */
-    killDirector(id: string) {
-      const p = directors[id]!;
-      expectedExit.add(p);
-      p.child.kill("SIGKILL");
-      return p.exited;
-    },
+    killDirector: (id: string) => crash(directors[id]!),
     setIpvsFailing(failing: boolean) {
       if (failing) writeFileSync(FAIL_FLAG, "1");
       else rmSync(FAIL_FLAG, { force: true });
