@@ -89,6 +89,9 @@ async function main(world: ChaosWorld) {
       // Its bus log on stderr: if it ever does not finish again, the report shows how far it got.
       "--log-level",
       "info",
+      // Its own deadline comes first and names the step it was stuck in.
+      "--timeout",
+      `${Math.round(20 * S)}s`,
     ],
     30_000 * S,
   );

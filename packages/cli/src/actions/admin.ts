@@ -6,10 +6,20 @@ import { type AdminAction, AdminRecord, buckets, canonicalRealServer, kvKeys } f
 import { ExitCode } from "@lvsq/runtime";
 import type { Command } from "commander";
 import { connectBus, loadConfigOrExit, oneShotBusLogger, terminalLogger } from "../common.js";
+import { CommandTimeout, withCommandDeadline } from "../command-deadline.js";
 import { controlSocketPath, sendControlAdmin } from "../control-socket.js";
 import { type CliIo, ExitWith } from "../io.js";
 
-export type AdminOptions = { config: string; reason?: string; deadline?: string; creds?: string };
+export type AdminOptions = {
+  config: string;
+  reason?: string;
+  deadline?: string;
+  creds?: string;
+  /** The whole command's deadline over NATS (default 30s). */
+  timeout?: string;
+};
+
+const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** `lvsq admin <action> <service> <rs>`: the override, over NATS or to the local `lvsq run`. */
 export async function runAdmin(
@@ -40,6 +50,9 @@ export async function runAdmin(
   }
   const reason = options.reason ?? "";
   if (reason.length > 512) return usage(io, "--reason: at most 512 characters");
+  const timeoutMs = options.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(options.timeout);
+  if (timeoutMs === undefined || timeoutMs <= 0)
+    return usage(io, `--timeout: expected a duration like 30s or 2m, got "${options.timeout}"`);
 
   const at = Date.now();
   const record: AdminRecord = AdminRecord.parse({
@@ -54,41 +67,67 @@ export async function runAdmin(
   });
   if (config.standalone) return adminStandalone(io, config.cluster, record, options);
   const logger = oneShotBusLogger(command, terminalLogger(command, io, "lvsq admin"));
-  const bus = await connectBus(config, "lvsq-admin", logger, io, {
-    identity: OPERATOR_USER,
-    creds: options.creds,
-    firstConnectWaitMs: everyServerOnceMs(config.nats.servers),
-  });
   const bucket = buckets.admin(config.cluster);
   const key = kvKeys.admin(serviceId, rs);
+  const steps = { current: `connecting to NATS at ${config.nats.servers.join(", ")}` };
+  let recordWritten = false;
   try {
-    const kv = await bus.kv(bucket);
-    const previous = await kv.get(key);
-    const revision = await kv.put(key, record);
-    const before = AdminRecord.safeParse(previous?.value);
-    io.stdout(
-      `${action} ${serviceId} ${rs}: written to KV ${bucket} key ${key} (revision ${revision})\n` +
-        `  author ${record.author} · reason ${reason ? JSON.stringify(reason) : "(none)"} · at ${iso(at)}` +
-        (record.deadline !== undefined
-          ? ` · deadline ${iso(record.deadline)} (in ${options.deadline})`
-          : "") +
-        "\n" +
-        `  previous: ${before.success ? `${before.data.action} by ${before.data.author} at ${iso(before.data.at)}` : "none"}\n` +
-        `  ${consequence(action)}; check with: lvsq status --config ${options.config}\n`,
-    );
+    await withCommandDeadline(timeoutMs, steps, async () => {
+      const bus = await connectBus(config, "lvsq-admin", logger, io, {
+        identity: OPERATOR_USER,
+        creds: options.creds,
+        firstConnectWaitMs: everyServerOnceMs(config.nats.servers),
+      });
+      try {
+        steps.current = `opening KV bucket ${bucket}`;
+        const kv = await bus.kv(bucket);
+        steps.current = `reading key ${key}`;
+        const previous = await kv.get(key);
+        steps.current = `writing key ${key}`;
+        const revision = await kv.put(key, record);
+        recordWritten = true;
+        const before = AdminRecord.safeParse(previous?.value);
+        io.stdout(
+          `${action} ${serviceId} ${rs}: written to KV ${bucket} key ${key} (revision ${revision})\n` +
+            `  author ${record.author} · reason ${reason ? JSON.stringify(reason) : "(none)"} · at ${iso(at)}` +
+            (record.deadline !== undefined
+              ? ` · deadline ${iso(record.deadline)} (in ${options.deadline})`
+              : "") +
+            "\n" +
+            `  previous: ${before.success ? `${before.data.action} by ${before.data.author} at ${iso(before.data.at)}` : "none"}\n` +
+            `  ${consequence(action)}; check with: lvsq status --config ${options.config}\n`,
+        );
+      } catch (error) {
+        const nats = config.nats.servers.join(", ");
+        io.stderr(
+          bus.isConnected()
+            ? `error: could not write the admin record to ${bucket} key ${key} (NATS at ${nats}): ` +
+                `${error instanceof Error ? error.message : String(error)}\n`
+            : `error: cannot reach NATS at ${nats}; the admin record was not written (${bucket} key ${key})\n`,
+        );
+        throw new ExitWith(ExitCode.failure);
+      } finally {
+        steps.current = "closing the NATS connection";
+        await bus.close();
+      }
+    });
   } catch (error) {
-    const nats = config.nats.servers.join(", ");
+    if (!(error instanceof CommandTimeout)) throw error;
+    // A put that was sent may still land: say so rather than claim it did not.
+    const outcome = recordWritten
+      ? "the admin record was written"
+      : error.step.startsWith("writing")
+        ? "the admin record may have been written: check with lvsq status"
+        : "the admin record was not written";
     io.stderr(
-      bus.isConnected()
-        ? `error: could not write the admin record to ${bucket} key ${key} (NATS at ${nats}): ` +
-            `${error instanceof Error ? error.message : String(error)}\n`
-        : `error: cannot reach NATS at ${nats}; the admin record was not written (${bucket} key ${key})\n`,
+      `error: lvsq admin timed out after ${formatMs(error.timeoutMs)} while ${error.step}; ${outcome} ` +
+        `(--timeout sets the limit)\n`,
     );
     throw new ExitWith(ExitCode.failure);
-  } finally {
-    await bus.close();
   }
 }
+
+const formatMs = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`);
 
 /** Who ran the command: the sudo caller if any, else the user, at this host. */
 export function adminAuthor(env: NodeJS.ProcessEnv = process.env): string {

@@ -25,6 +25,11 @@ export function registerAdmin(program: Command, io: CliIo): void {
     .requiredOption("--config <file>", "fleet config (YAML)")
     .option("--reason <text>", "why, shown in status and explain")
     .option("--deadline <duration>", "drain only: take it out after this long even with connections left")
+    .option(
+      "--timeout <duration>",
+      "give up after this long over NATS, naming the step it was in (connect, bucket, read, write)",
+      "30s",
+    )
     .option("--creds <file>", `NATS credentials file (default: the config's, for user ${OPERATOR_USER})`)
     .addHelpText(
       "after",
