@@ -71,6 +71,8 @@ export async function runAdmin(
   const key = kvKeys.admin(serviceId, rs);
   const steps = { current: `connecting to NATS at ${config.nats.servers.join(", ")}` };
   let recordWritten = false;
+  // Set when the deadline passed: a late answer must not write a record the operator was told was not written.
+  let gaveUp = false;
   try {
     await withCommandDeadline(timeoutMs, steps, async () => {
       const bus = await connectBus(config, "lvsq-admin", logger, io, {
@@ -83,6 +85,7 @@ export async function runAdmin(
         const kv = await bus.kv(bucket);
         steps.current = `reading key ${key}`;
         const previous = await kv.get(key);
+        if (gaveUp) return;
         steps.current = `writing key ${key}`;
         const revision = await kv.put(key, record);
         recordWritten = true;
@@ -113,6 +116,7 @@ export async function runAdmin(
     });
   } catch (error) {
     if (!(error instanceof CommandTimeout)) throw error;
+    gaveUp = true;
     // A put that was sent may still land: say so rather than claim it did not.
     const outcome = recordWritten
       ? "the admin record was written"
