@@ -63,7 +63,7 @@ services:
     expect("code" in failed && failed.code, JSON.stringify(failed)).toBe(1);
     const stderr = (failed as { stderr: string }).stderr;
     expect(stderr).toMatch(
-      /lvsq admin timed out after 1500 ms while (opening KV bucket lvsq_silent_admin|reading key)/,
+      /lvsq admin timed out after 1500ms while (opening KV bucket lvsq_silent_admin|reading key)/,
     );
     expect(stderr).toContain("the admin record was not written");
     expect(elapsed).toBeLessThan(15_000);

@@ -3,7 +3,12 @@
  * accepts a connection and then answers nothing (overloaded, paused, half-partitioned) can hold a command
  * for minutes with nothing on the terminal; the operator needs to hear which step it was stuck in.
  */
-export type CommandSteps = { current: string };
+export type CommandSteps = {
+  /** What the work is doing now, for the timeout's message. */
+  current: string;
+  /** Set when the deadline passed: work still running checks it before a step that cannot be undone. */
+  expired: boolean;
+};
 
 export class CommandTimeout extends Error {
   constructor(
@@ -18,12 +23,16 @@ export class CommandTimeout extends Error {
 /** Runs `work` with `steps.current` naming what it is doing; rejects with CommandTimeout after `timeoutMs`. */
 export async function withCommandDeadline<T>(
   timeoutMs: number,
-  steps: CommandSteps,
+  firstStep: string,
   work: (steps: CommandSteps) => Promise<T>,
 ): Promise<T> {
+  const steps: CommandSteps = { current: firstStep, expired: false };
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, fail) => {
-    timer = setTimeout(() => fail(new CommandTimeout(steps.current, timeoutMs)), timeoutMs);
+    timer = setTimeout(() => {
+      steps.expired = true;
+      fail(new CommandTimeout(steps.current, timeoutMs));
+    }, timeoutMs);
   });
   try {
     return await Promise.race([work(steps), expired]);

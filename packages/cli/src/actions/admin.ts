@@ -1,6 +1,6 @@
 import { hostname, userInfo } from "node:os";
 import { everyServerOnceMs } from "@lvsq/bus";
-import { OPERATOR_USER, parseDuration } from "@lvsq/config";
+import { formatDuration, OPERATOR_USER, parseDuration } from "@lvsq/config";
 import { AdminFile, adminFilePath } from "@lvsq/director";
 import { type AdminAction, AdminRecord, buckets, canonicalRealServer, kvKeys } from "@lvsq/protocol";
 import { ExitCode } from "@lvsq/runtime";
@@ -15,11 +15,9 @@ export type AdminOptions = {
   reason?: string;
   deadline?: string;
   creds?: string;
-  /** The whole command's deadline over NATS (default 30s). */
-  timeout?: string;
+  /** The whole command's deadline over NATS (`--timeout`, its default is the command's). */
+  timeout: string;
 };
-
-const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** `lvsq admin <action> <service> <rs>`: the override, over NATS or to the local `lvsq run`. */
 export async function runAdmin(
@@ -50,7 +48,7 @@ export async function runAdmin(
   }
   const reason = options.reason ?? "";
   if (reason.length > 512) return usage(io, "--reason: at most 512 characters");
-  const timeoutMs = options.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(options.timeout);
+  const timeoutMs = parseDuration(options.timeout);
   if (timeoutMs === undefined || timeoutMs <= 0)
     return usage(io, `--timeout: expected a duration like 30s or 2m, got "${options.timeout}"`);
 
@@ -69,69 +67,66 @@ export async function runAdmin(
   const logger = oneShotBusLogger(command, terminalLogger(command, io, "lvsq admin"));
   const bucket = buckets.admin(config.cluster);
   const key = kvKeys.admin(serviceId, rs);
-  const steps = { current: `connecting to NATS at ${config.nats.servers.join(", ")}` };
-  let recordWritten = false;
-  // Set when the deadline passed: a late answer must not write a record the operator was told was not written.
-  let gaveUp = false;
+  // What a timeout at this point means for the record (a put that was sent may still land).
+  let outcome = "the admin record was not written";
   try {
-    await withCommandDeadline(timeoutMs, steps, async () => {
-      const bus = await connectBus(config, "lvsq-admin", logger, io, {
-        identity: OPERATOR_USER,
-        creds: options.creds,
-        firstConnectWaitMs: everyServerOnceMs(config.nats.servers),
-      });
-      try {
-        steps.current = `opening KV bucket ${bucket}`;
-        const kv = await bus.kv(bucket);
-        steps.current = `reading key ${key}`;
-        const previous = await kv.get(key);
-        if (gaveUp) return;
-        steps.current = `writing key ${key}`;
-        const revision = await kv.put(key, record);
-        recordWritten = true;
-        const before = AdminRecord.safeParse(previous?.value);
-        io.stdout(
-          `${action} ${serviceId} ${rs}: written to KV ${bucket} key ${key} (revision ${revision})\n` +
-            `  author ${record.author} · reason ${reason ? JSON.stringify(reason) : "(none)"} · at ${iso(at)}` +
-            (record.deadline !== undefined
-              ? ` · deadline ${iso(record.deadline)} (in ${options.deadline})`
-              : "") +
-            "\n" +
-            `  previous: ${before.success ? `${before.data.action} by ${before.data.author} at ${iso(before.data.at)}` : "none"}\n` +
-            `  ${consequence(action)}; check with: lvsq status --config ${options.config}\n`,
-        );
-      } catch (error) {
-        const nats = config.nats.servers.join(", ");
-        io.stderr(
-          bus.isConnected()
-            ? `error: could not write the admin record to ${bucket} key ${key} (NATS at ${nats}): ` +
-                `${error instanceof Error ? error.message : String(error)}\n`
-            : `error: cannot reach NATS at ${nats}; the admin record was not written (${bucket} key ${key})\n`,
-        );
-        throw new ExitWith(ExitCode.failure);
-      } finally {
-        steps.current = "closing the NATS connection";
-        await bus.close();
-      }
-    });
+    await withCommandDeadline(
+      timeoutMs,
+      `connecting to NATS at ${config.nats.servers.join(", ")}`,
+      async (steps) => {
+        const bus = await connectBus(config, "lvsq-admin", logger, io, {
+          identity: OPERATOR_USER,
+          creds: options.creds,
+          firstConnectWaitMs: everyServerOnceMs(config.nats.servers),
+        });
+        try {
+          steps.current = `opening KV bucket ${bucket}`;
+          const kv = await bus.kv(bucket);
+          steps.current = `reading key ${key}`;
+          const previous = await kv.get(key);
+          // A late answer must not write a record the operator was told was not written.
+          if (steps.expired) return;
+          steps.current = `writing key ${key}`;
+          outcome = "the admin record may have been written: check with lvsq status";
+          const revision = await kv.put(key, record);
+          outcome = "the admin record was written";
+          const before = AdminRecord.safeParse(previous?.value);
+          io.stdout(
+            `${action} ${serviceId} ${rs}: written to KV ${bucket} key ${key} (revision ${revision})\n` +
+              `  author ${record.author} · reason ${reason ? JSON.stringify(reason) : "(none)"} · at ${iso(at)}` +
+              (record.deadline !== undefined
+                ? ` · deadline ${iso(record.deadline)} (in ${options.deadline})`
+                : "") +
+              "\n" +
+              `  previous: ${before.success ? `${before.data.action} by ${before.data.author} at ${iso(before.data.at)}` : "none"}\n` +
+              `  ${consequence(action)}; check with: lvsq status --config ${options.config}\n`,
+          );
+        } catch (error) {
+          // After the deadline the operator has had the timeout's message; a late failure adds nothing.
+          if (steps.expired) throw error;
+          const nats = config.nats.servers.join(", ");
+          io.stderr(
+            bus.isConnected()
+              ? `error: could not write the admin record to ${bucket} key ${key} (NATS at ${nats}): ` +
+                  `${error instanceof Error ? error.message : String(error)}\n`
+              : `error: cannot reach NATS at ${nats}; the admin record was not written (${bucket} key ${key})\n`,
+          );
+          throw new ExitWith(ExitCode.failure);
+        } finally {
+          steps.current = "closing the NATS connection";
+          await bus.close();
+        }
+      },
+    );
   } catch (error) {
     if (!(error instanceof CommandTimeout)) throw error;
-    gaveUp = true;
-    // A put that was sent may still land: say so rather than claim it did not.
-    const outcome = recordWritten
-      ? "the admin record was written"
-      : error.step.startsWith("writing")
-        ? "the admin record may have been written: check with lvsq status"
-        : "the admin record was not written";
     io.stderr(
-      `error: lvsq admin timed out after ${formatMs(error.timeoutMs)} while ${error.step}; ${outcome} ` +
-        `(--timeout sets the limit)\n`,
+      `error: lvsq admin timed out after ${formatDuration(error.timeoutMs)} while ${error.step}; ` +
+        `${outcome} (--timeout sets the limit)\n`,
     );
     throw new ExitWith(ExitCode.failure);
   }
 }
-
-const formatMs = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`);
 
 /** Who ran the command: the sudo caller if any, else the user, at this host. */
 export function adminAuthor(env: NodeJS.ProcessEnv = process.env): string {
