@@ -48,6 +48,8 @@ const wanted = [
   // icmp checks run the system's ping; the import round-trip test runs keepalived in the guest.
   ["ping", "iputils-ping"],
   ["keepalived", "keepalived"],
+  // checks through the forwarding path mark their connections with nft (forwarding-path test)
+  ["nft", "nftables"],
   // the chaos run starts one director with its wall clock ahead (LD_PRELOAD of libfaketime)
   ["faketime", "faketime"],
   // the Debian package: build it (npm run package) and install it into a fresh root in a container

@@ -16,14 +16,18 @@ export class ConnectorCache {
 
   constructor(readonly files: FileCache = new FileCache()) {}
 
-  /** A connector for `check`, synchronously when it is cached; `{ error }` when a TLS file is unreadable. */
-  get(check: HttpCheckConfig): Connector | Promise<Connector | { error: string }> {
-    const key = connectorKey(check);
+  /**
+   * A connector for `check`, synchronously when it is cached; `{ error }` when a TLS file is unreadable.
+   * `localPort`: connections leave from that source port (undici takes it only as a build option, so each
+   * bound port has its own connector; a forwarding probe has a bounded set of them).
+   */
+  get(check: HttpCheckConfig, localPort?: number): Connector | Promise<Connector | { error: string }> {
+    const key = `${connectorKey(check)} ${localPort ?? ""}`;
     const cached = this.#connectors.get(key);
     if (cached) return cached;
     if (check.type === "https")
-      return this.#loadFiles(check).then((error) => error ?? this.#build(key, check));
-    return this.#build(key, check);
+      return this.#loadFiles(check).then((error) => error ?? this.#build(key, check, localPort));
+    return this.#build(key, check, localPort);
   }
 
   async #loadFiles(check: HttpCheckConfig): Promise<{ error: string } | undefined> {
@@ -40,13 +44,14 @@ export class ConnectorCache {
     return undefined;
   }
 
-  #build(key: string, check: HttpCheckConfig): Connector {
+  #build(key: string, check: HttpCheckConfig, localPort: number | undefined): Connector {
     const options: Undici.buildConnector.BuildOptions = {
       // A backstop after the check's own deadline (which tells a stalled probe from a slow server).
       timeout: check.timeoutMs * 2,
       keepAlive: false,
       maxCachedSessions: 0,
     };
+    if (localPort !== undefined) Object.assign(options, { localPort });
     if (check.type === "https") {
       Object.assign(options, { rejectUnauthorized: check.tlsVerify });
       if (check.sni !== undefined) Object.assign(options, { servername: check.sni });

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { createCheckRunner } from "./runner.js";
-import { TestServers, httpCheck } from "./test-servers.js";
+import { freePort, TestServers, httpCheck } from "./test-servers.js";
 
 const servers = new TestServers();
 const runner = createCheckRunner();
@@ -181,3 +181,20 @@ function blockEventLoop(ms: number): void {
     // busy on purpose: nothing else runs
   }
 }
+
+describe("http check bound to a source address and port (checks through the forwarding path)", () => {
+  it("leaves from the given address and port", async () => {
+    let peer = "";
+    const address = await servers.http((req, res) => {
+      peer = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+      res.end("ok");
+    });
+    const port = await freePort("127.0.0.3");
+    const result = await runner.run(httpCheck(), {
+      ...target(address),
+      bind: { address: "127.0.0.3", port },
+    });
+    expect(result).toMatchObject({ verdict: "up", reason: "HTTP 200" });
+    expect(peer).toBe(`127.0.0.3:${port}`);
+  });
+});

@@ -34,7 +34,7 @@ export class HttpChecker {
     const startedAt = performance.now();
     const endpoint = splitEndpoint(target.address, check.port);
     if ("error" in endpoint) return makeResult("abstain", startedAt, endpoint.error);
-    let connector = this.#connectors.get(check);
+    let connector = this.#connectors.get(check, target.bind?.port);
     if (connector instanceof Promise) {
       const loaded = await connector;
       if ("error" in loaded) return makeResult("abstain", startedAt, loaded.error);
@@ -44,7 +44,8 @@ export class HttpChecker {
     if ("error" in prepared) return makeResult("abstain", startedAt, prepared.error);
     const origin = `${check.type}://${formatAuthority(endpoint)}`;
     return new Promise((resolve) => {
-      attempt({ check, origin, connector, prepared, startedAt, signal, resolve });
+      const localAddress = target.bind?.address;
+      attempt({ check, origin, connector, localAddress, prepared, startedAt, signal, resolve });
     });
   }
 
@@ -69,13 +70,24 @@ type Attempt = {
   check: HttpCheckConfig;
   origin: string;
   connector: Connector;
+  /** The source address (undici overrides one given to the connector with the client's own). */
+  localAddress: string | undefined;
   prepared: Prepared;
   startedAt: number;
   signal: AbortSignal | undefined;
   resolve: (result: CheckResult) => void;
 };
 
-function attempt({ check, origin, connector, prepared, startedAt, signal, resolve }: Attempt): void {
+function attempt({
+  check,
+  origin,
+  connector,
+  localAddress,
+  prepared,
+  startedAt,
+  signal,
+  resolve,
+}: Attempt): void {
   const { timeoutMs } = check;
   let phase: HttpPhase = "connect";
   let settled = false;
@@ -88,6 +100,7 @@ function attempt({ check, origin, connector, prepared, startedAt, signal, resolv
     // stalled probe from a slow server.
     client = new Client(origin, {
       connect: connector,
+      ...(localAddress !== undefined ? { localAddress } : {}),
       headersTimeout: timeoutMs * 2,
       bodyTimeout: timeoutMs * 2,
     });

@@ -1,7 +1,7 @@
 export { parseAgentReply } from "./agent-check.js";
 export { runExecCheck } from "./exec-check.js";
 export { BODY_LIMIT_BYTES } from "./http-check.js";
-export { type CheckResult, type Verdict, MAX_DETAIL_BYTES } from "./result.js";
+export { type CheckResult, makeResult, type Verdict, MAX_DETAIL_BYTES } from "./result.js";
 export {
   type CheckRunner,
   type CheckRunnerOptions,

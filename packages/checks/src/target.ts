@@ -1,8 +1,15 @@
 /**
  * Where a check goes: the real server's canonical `ip:port` (port 0: a fwmark service's real server
- * without a port), the service it belongs to, and its configured weight (agent checks scale it).
+ * without a port), the service it belongs to, and its configured weight (agent checks scale it). `bind`:
+ * the local address and port the connection must leave from (checks through the forwarding path; only
+ * tcp, http and https checks honour it).
  */
-export type CheckTarget = { address: string; service: string; weight?: number };
+export type CheckTarget = {
+  address: string;
+  service: string;
+  weight?: number;
+  bind?: { address: string; port: number };
+};
 
 export type Endpoint = { host: string; port: number; family: 4 | 6 };
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createCheckRunner } from "./runner.js";
-import { TestServers, tcpCheck } from "./test-servers.js";
+import { freePort, TestServers, tcpCheck } from "./test-servers.js";
 
 const servers = new TestServers();
 const runner = createCheckRunner();
@@ -90,5 +90,30 @@ describe("tcp check", () => {
     const port = Number(address.split(":")[1]);
     const result = await runner.run(tcpCheck({ port }), target(await servers.refusingAddress()));
     expect(result.verdict).toBe("up");
+  });
+});
+
+describe("tcp check bound to a source address and port (checks through the forwarding path)", () => {
+  it("leaves from the given address and port, and frees the port at once (reset, no TIME_WAIT)", async () => {
+    const peers: string[] = [];
+    const address = await servers.tcp((socket) => {
+      socket.on("error", () => {}); // the check's reset
+      peers.push(`${socket.remoteAddress}:${socket.remotePort}`);
+    });
+    const port = await freePort("127.0.0.2");
+    const bound = { ...target(address), bind: { address: "127.0.0.2", port } };
+    expect(await runner.run(tcpCheck(), bound)).toMatchObject({ verdict: "up" });
+    // The same 4-tuple again: a FIN close would leave it in TIME_WAIT and this bind would fail.
+    expect(await runner.run(tcpCheck(), bound)).toMatchObject({ verdict: "up" });
+    expect(peers).toEqual([`127.0.0.2:${port}`, `127.0.0.2:${port}`]);
+  });
+
+  it("abstains when the source address is not this host's", async () => {
+    const address = await servers.tcp(() => {});
+    const bound = { ...target(address), bind: { address: "192.0.2.99", port: 61000 } };
+    expect(await runner.run(tcpCheck(), bound)).toMatchObject({
+      verdict: "abstain",
+      reason: "connect EADDRNOTAVAIL",
+    });
   });
 });

@@ -35,13 +35,21 @@ export function runTcpCheck(
     let phase: TcpPhase = "connect";
     let settled = false;
     let reply = Buffer.alloc(0);
-    const socket = connect({ host: endpoint.host, port: endpoint.port, noDelay: true });
+    const bind = target.bind;
+    const socket = connect({
+      host: endpoint.host,
+      port: endpoint.port,
+      noDelay: true,
+      ...(bind ? { localAddress: bind.address, localPort: bind.port } : {}),
+    });
     const finish = (verdict: Verdict, reason: string, detail?: Buffer): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
-      socket.destroy();
+      // A bound source port closed with a FIN would sit in TIME_WAIT for 60 s; a reset frees it at once.
+      if (bind && phase === "reply" && !socket.destroyed) socket.resetAndDestroy();
+      else socket.destroy();
       resolve(
         makeResult(verdict, startedAt, reason, detail ? { detail: detail.toString("utf8") } : undefined),
       );

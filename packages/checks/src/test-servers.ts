@@ -156,3 +156,12 @@ export function execCheck(
 ) {
   return { type: "exec" as const, ...TIMING, command, env: {}, ...overrides };
 }
+
+/** A port nothing holds on `host` right now (bound once, then released). */
+export async function freePort(host: string): Promise<number> {
+  const server = createTcpServer();
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

@@ -47,6 +47,15 @@ export type ServiceConfig = Pick<
   notify: NonNullable<ServiceParsed["notify"]>;
 };
 
+/** A probe's `forwarding` block: it runs on a director host and checks through the kernel's forwarding. */
+export type ForwardingSettings = {
+  /** The director's own address toward the real servers: every pinned check leaves from it. */
+  source: string;
+  firstFwmark: number;
+  firstPort: number;
+  portsPerServer: number;
+};
+
 export type FleetConfig = {
   cluster: string;
   /** true when the file lists no probes: `lvsq run` with one local probe and director. */
@@ -60,8 +69,11 @@ export type FleetConfig = {
     startupGraceMs: number;
   };
   sites: string[];
-  /** `creds`: this agent's own NATS credentials file (overrides `nats.creds`). */
-  probes: { id: string; site: string; creds?: string }[];
+  /**
+   * `creds`: this agent's own NATS credentials file (overrides `nats.creds`); `forwarding`: the probe runs
+   * on a director host and checks through the forwarding path (see forwarding-pins.ts).
+   */
+  probes: { id: string; site: string; creds?: string; forwarding?: ForwardingSettings }[];
   directors: { id: string; pair: string | undefined; creds?: string }[];
   services: Record<string, ServiceConfig>;
   director: {

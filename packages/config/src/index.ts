@@ -19,12 +19,20 @@ export { configJsonSchema } from "./json-schema.js";
 export { type LoadOptions, loadConfig, parseConfig } from "./load.js";
 export {
   type FleetConfig,
+  type ForwardingSettings,
   type RealServerConfig,
   type ServiceConfig,
   STANDALONE_DIRECTOR,
   STANDALONE_PROBE,
   STANDALONE_SITE,
 } from "./fleet-config.js";
+export {
+  type ForwardingPin,
+  type ForwardingPlan,
+  planForwardingPins,
+  TIME_WAIT_MS,
+  type UnpinnedServer,
+} from "./forwarding-pins.js";
 export { FleetConfigInput } from "./schema.js";
 export { Threshold, thresholdCount } from "./threshold.js";
 export { type ImportNote, type ImportResult, renderImport } from "./import/common.js";

@@ -2,11 +2,13 @@ import { duplicates } from "./duplicates.js";
 import {
   type ConfigProblem,
   type FleetConfig,
+  type ForwardingSettings,
   STANDALONE_DIRECTOR,
   STANDALONE_PROBE,
   STANDALONE_SITE,
   type ServiceConfig,
 } from "./fleet-config.js";
+import { forwardingProblems } from "./normalize-forwarding.js";
 import { normalizeService } from "./normalize-service.js";
 import type { FleetConfigParsed } from "./schema.js";
 import { thresholdCount } from "./threshold.js";
@@ -26,10 +28,16 @@ export function normalizeConfig(
   }
   const sites = raw.sites ?? [STANDALONE_SITE];
   const probes: FleetConfig["probes"] = (raw.probes ?? [{ id: STANDALONE_PROBE, site: STANDALONE_SITE }]).map(
-    (p: { id: string; site: string; creds?: string | undefined }) => ({
+    (p: {
+      id: string;
+      site: string;
+      creds?: string | undefined;
+      forwarding?: ForwardingSettings | undefined;
+    }) => ({
       id: p.id,
       site: p.site,
       ...(p.creds !== undefined ? { creds: p.creds } : {}),
+      ...(p.forwarding !== undefined ? { forwarding: p.forwarding } : {}),
     }),
   );
   const directors: FleetConfig["directors"] = (raw.directors ?? [{ id: STANDALONE_DIRECTOR }]).map((d) => ({
@@ -83,6 +91,7 @@ export function normalizeConfig(
     if (normalized.identity !== undefined) seenVips.set(normalized.identity, id);
     if (normalized.service) services[id] = normalized.service;
   }
+  if (problems.length === 0) problems.push(...forwardingProblems({ probes, services }));
   if (problems.length > 0) return { problems };
   return {
     config: {

@@ -1,5 +1,6 @@
 import {
   EndpointText,
+  isIPv4,
   Forwarding,
   KERNEL_SCHEDULERS,
   Protocol,
@@ -100,6 +101,16 @@ const CredentialPath = z
     message: "expected a file path whose only placeholder is {id}",
   });
 
+/** Defaults: fwmarks 0x4c510000 and up ("LQ"), source ports from 61000 (above Linux's ephemeral range). */
+const ForwardingInput = z.strictObject({
+  source: z
+    .string()
+    .refine(isIPv4, { message: "expected this director's own IPv4 address toward the real servers" }),
+  firstFwmark: z.number().int().min(1).max(4294967295).default(0x4c510000),
+  firstPort: z.number().int().min(1024).max(65535).default(61000),
+  portsPerServer: z.number().int().min(1).max(4096).default(64),
+});
+
 export const FleetConfigInput = z.strictObject({
   cluster: Token,
   nats: z
@@ -140,7 +151,15 @@ export const FleetConfigInput = z.strictObject({
   /** Omit sites, probes and directors for standalone mode (one local probe, one local director). */
   sites: z.array(Token).min(1).optional(),
   probes: z
-    .array(z.strictObject({ id: Token, site: Token, creds: CredentialPath.optional() }))
+    .array(
+      z.strictObject({
+        id: Token,
+        site: Token,
+        creds: CredentialPath.optional(),
+        /** This probe runs on a director host and checks through the forwarding path (docs/checks.md). */
+        forwarding: ForwardingInput.optional(),
+      }),
+    )
     .min(1)
     .optional(),
   directors: z
