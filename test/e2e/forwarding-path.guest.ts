@@ -42,12 +42,17 @@ const sysctl = (setting: string, netns?: string) =>
 function buildNetwork(): void {
   addDummyVip("vip0", ["192.0.2.10/32"]);
   const ports: string[] = [];
-  for (const [i, name] of ["rs1", "rs2"].entries()) {
+  for (const [i, name] of ["rs1", "rs2", "rs3"].entries()) {
     addNetns(name);
     addVethPair({ name: `${name}-br` }, { name: "eth0", netns: name, address: `198.51.100.${11 + i}/24` });
     ports.push(`${name}-br`);
-    ip(["addr", "add", "192.0.2.10/32", "dev", "lo"], name);
-    // A DR real server holds the VIP but never answers ARP for it.
+    // A DR real server holds the VIP but never answers ARP for it; a tunnel one (rs3) holds it on its
+    // IPIP device, where the director's encapsulated packets come out.
+    ip(["addr", "add", "192.0.2.10/32", "dev", name === "rs3" ? "tunl0" : "lo"], name);
+    if (name === "rs3") {
+      ip(["link", "set", "tunl0", "up"], name);
+      sysctl("net.ipv4.conf.tunl0.rp_filter=0", name);
+    }
     sysctl("net.ipv4.conf.all.arp_ignore=1", name);
     sysctl("net.ipv4.conf.all.arp_announce=2", name);
   }
@@ -73,7 +78,7 @@ services:
     vip: 192.0.2.10:80
     scheduler: rr
     forwarding: dr
-    realServers: [{ address: 198.51.100.11 }, { address: 198.51.100.12 }]
+    realServers: [{ address: 198.51.100.11 }, { address: 198.51.100.12 }, { address: 198.51.100.13, forwarding: tunnel }]
 `;
 
 const webTable = () => readKernelService("self", "192.0.2.10", 80);
@@ -111,7 +116,7 @@ const flips = (proc: GuestProcess, rs: string) =>
 
 async function main(): Promise<void> {
   buildNetwork();
-  for (const name of ["rs1", "rs2"]) {
+  for (const name of ["rs1", "rs2", "rs3"]) {
     const server = spawnInNetns(`server-${name}`, name, ["node", "-e", SERVER, name]);
     await server.waitForLine((l) => l === "listening", 10_000 * S);
   }
@@ -155,27 +160,24 @@ async function main(): Promise<void> {
     };
   });
   await step("bothIn", () =>
-    waitTable("both real servers in the VIP's table", (t) => Object.keys(t).length === 2, 60_000 * S),
+    waitTable("every real server in the VIP's table", (t) => Object.keys(t).length === 3, 60_000 * S),
   );
-  await step("pinnedCurl", async () => ({
-    rs1Block: [
-      await pinnedCurl("61000-61063"),
-      await pinnedCurl("61000-61063"),
-      await pinnedCurl("61000-61063"),
-    ],
-    rs2Block: [
-      await pinnedCurl("61064-61127"),
-      await pinnedCurl("61064-61127"),
-      await pinnedCurl("61064-61127"),
-    ],
-  }));
+  // Three connections from each server's block (curl picks a free port in the range).
+  await step("pinnedCurl", async () => {
+    const blocks = { rs1Block: "61000-61063", rs2Block: "61064-61127", rs3Block: "61128-61191" };
+    const answers: Record<string, string[]> = {};
+    for (const [name, ports] of Object.entries(blocks)) {
+      answers[name] = [await pinnedCurl(ports), await pinnedCurl(ports), await pinnedCurl(ports)];
+    }
+    return answers;
+  });
   // rs2 stops holding the VIP: it still answers on its own address (the direct probe says up), but every
   // packet the director forwards to it for the VIP is dropped (real clients would time out).
   await step("pathBroken", async () => {
     ip(["addr", "del", "192.0.2.10/32", "dev", "lo"], "rs2");
     const removed = await waitTable(
       "rs2 out of the VIP's table",
-      (t) => !("198.51.100.12:80" in t) && "198.51.100.11:80" in t,
+      (t) => !("198.51.100.12:80" in t) && "198.51.100.11:80" in t && "198.51.100.13:80" in t,
       20 * interval + 30_000,
     );
     return {

@@ -10,7 +10,7 @@ type Results = {
   timeScale: number;
   pinsInstalled: { ipvs: string[]; nft: string[] };
   bothIn: { ms: number; table: Record<string, number> };
-  pinnedCurl: { rs1Block: string[]; rs2Block: string[] };
+  pinnedCurl: { rs1Block: string[]; rs2Block: string[]; rs3Block: string[] };
   pathBroken: { ms: number; table: Record<string, number>; pathFlips: Flip[]; directFlips: Flip[] };
   pathRestored: { ms: number; table: Record<string, number> };
   acceptLocalOff: { line: Record<string, unknown>; table: Record<string, number>; lastAbstain: string };
@@ -19,6 +19,8 @@ type Results = {
   error?: string;
 };
 
+const ALL = { "198.51.100.11:80": 1, "198.51.100.12:80": 1, "198.51.100.13:80": 1 };
+
 let run: GuestRunResult;
 let r: Results;
 
@@ -26,7 +28,7 @@ beforeAll(async () => {
   run = await runInGuest({
     nodeModule: new URL("./forwarding-path.guest.ts", import.meta.url).pathname,
     env: { LVSQ_REPO: repoRoot },
-    modules: ["nf_tables"],
+    modules: ["nf_tables", "ipip"],
     // Three lvsq starts, nats, and a dozen check intervals, stretched by the guest's time scale (up to 5).
     timeoutMs: 420_000,
   });
@@ -51,6 +53,8 @@ describe("checks through the forwarding path, on a real kernel", () => {
         "-a -f 1280376832 -r 198.51.100.11:80 -g -w 1",
         "-A -f 1280376833 -s rr",
         "-a -f 1280376833 -r 198.51.100.12:80 -g -w 1",
+        "-A -f 1280376834 -s rr",
+        "-a -f 1280376834 -r 198.51.100.13:80 -i -w 1 --tun-type ipip",
       ]),
     );
     expect(r.pinsInstalled.nft).toEqual([
@@ -60,16 +64,23 @@ describe("checks through the forwarding path, on a real kernel", () => {
       expect.stringMatching(
         /ip daddr 192\.0\.2\.10 tcp dport 80 tcp sport 61064-61127 meta mark set 0x4c510001/,
       ),
+      expect.stringMatching(
+        /ip daddr 192\.0\.2\.10 tcp dport 80 tcp sport 61128-61191 meta mark set 0x4c510002/,
+      ),
     ]);
   });
 
-  it("a connection from a server's source-port block reaches that server, and only it", () => {
-    expect(r.bothIn.table).toEqual({ "198.51.100.11:80": 1, "198.51.100.12:80": 1 });
-    expect(r.pinnedCurl).toEqual({ rs1Block: ["rs1", "rs1", "rs1"], rs2Block: ["rs2", "rs2", "rs2"] });
+  it("a connection from a server's source-port block reaches that server, and only it (DR and tunnel)", () => {
+    expect(r.bothIn.table).toEqual(ALL);
+    expect(r.pinnedCurl).toEqual({
+      rs1Block: ["rs1", "rs1", "rs1"],
+      rs2Block: ["rs2", "rs2", "rs2"],
+      rs3Block: ["rs3", "rs3", "rs3"],
+    });
   });
 
   it("a real server that answers directly but not through the VIP is voted down by the path probe and removed", () => {
-    expect(r.pathBroken.table).toEqual({ "198.51.100.11:80": 1 });
+    expect(r.pathBroken.table).toEqual({ "198.51.100.11:80": 1, "198.51.100.13:80": 1 });
     expect(r.pathBroken.pathFlips.find((f) => f.to === "down")).toMatchObject({
       to: "down",
       reason: expect.stringMatching(/\(through 192\.0\.2\.10:80\)$/),
@@ -77,7 +88,7 @@ describe("checks through the forwarding path, on a real kernel", () => {
     expect(r.pathBroken.directFlips.filter((f) => f.to === "down")).toEqual([]);
     const { intervalMs, timeoutMs, fall } = r.timers;
     expect(r.pathBroken.ms).toBeLessThan(fall * intervalMs + timeoutMs + 5000 * r.timeScale);
-    expect(r.pathRestored.table).toEqual({ "198.51.100.11:80": 1, "198.51.100.12:80": 1 });
+    expect(r.pathRestored.table).toEqual(ALL);
   });
 
   it("abstains, with the reason, where the replies could not come back (accept_local off), and removes nothing", () => {
@@ -88,7 +99,7 @@ describe("checks through the forwarding path, on a real kernel", () => {
     expect(r.acceptLocalOff.lastAbstain).toMatch(
       /^this host holds VIP 192\.0\.2\.10, so replies from it are dropped/,
     );
-    expect(r.acceptLocalOff.table).toEqual({ "198.51.100.11:80": 1, "198.51.100.12:80": 1 });
+    expect(r.acceptLocalOff.table).toEqual(ALL);
   });
 
   it("takes its pins and its nft table out on SIGTERM, leaving the director's service alone", () => {

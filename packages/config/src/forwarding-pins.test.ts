@@ -103,6 +103,12 @@ describe("forwarding: the config refuses what the probe could not install", () =
     ]);
   });
 
+  it("a source that is a VIP", () => {
+    expect(issuesOf(fleet("{ source: 192.0.2.53 }", WEB))).toEqual([
+      expect.stringMatching(/^probes\[1\]\.forwarding\.source: 192\.0\.2\.53 is service "dns"'s VIP/),
+    ]);
+  });
+
   it("fwmarks that take a service's", () => {
     expect(issuesOf(fleet("{ source: 198.51.100.1, firstFwmark: 5 }", WEB))).toEqual([
       "probes[1].forwarding.firstFwmark: the pins' fwmarks 5..7 include service \"marked\"'s fwmark 7",

@@ -15,6 +15,15 @@ export function forwardingProblems(config: Pick<FleetConfig, "probes" | "service
     const settings = probe.forwarding;
     if (settings === undefined) return;
     const at = (field: string) => ["probes", i, "forwarding", field];
+    const vipOwner = Object.entries(config.services).find(([, s]) =>
+      s.vip?.startsWith(`${settings.source}:`),
+    );
+    if (vipOwner !== undefined) {
+      problems.push({
+        path: at("source"),
+        message: `${settings.source} is service "${vipOwner[0]}"'s VIP: a real server would answer it to itself; expected the director's own address toward the real servers`,
+      });
+    }
     const { pins } = planForwardingPins(config, probe.id, settings);
     if (pins.length === 0) return;
     const lastMark = settings.firstFwmark + pins.length - 1;

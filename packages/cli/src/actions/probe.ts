@@ -52,9 +52,10 @@ export async function runProbe(options: ProbeOptions, command: Command, io: CliI
     reload: async () => {
       try {
         const next = await loadConfig(options.config);
-        if (path && !next.probes.find((p) => p.id === options.id)?.forwarding) {
+        // The kernel driver and the pins are opened at start: whether there are pins is fixed until a restart.
+        if (Boolean(path) !== Boolean(next.probes.find((p) => p.id === options.id)?.forwarding)) {
           throw new Error(
-            "the forwarding block of this probe cannot be removed by a reload: restart the probe",
+            `the forwarding block of this probe cannot be ${path ? "removed" : "added"} by a reload: restart the probe`,
           );
         }
         checks = createCheckRunner();
@@ -73,7 +74,8 @@ export async function runProbe(options: ProbeOptions, command: Command, io: CliI
       await path?.close();
       await Promise.all([bus.close(), metrics?.server.close()]);
     },
-    stopTimeoutMs: 2000,
+    // Taking the pins out of the kernel (netlink and one nft run) comes after the checks have stopped.
+    stopTimeoutMs: path ? 10_000 : 2000,
   });
   await runForever();
 }
