@@ -111,15 +111,15 @@ export class ForwardingPath {
     this.#run = forwardingRunner(this.#inner, {
       plan: this.#plan,
       source: this.#settings.source,
-      conditions: () => this.#currentConditions(),
+      conditions: (fresh) => this.#currentConditions(fresh),
       pinsProblem: () => this.#pinsProblem,
     });
   }
 
-  #currentConditions(): PathConditions {
+  #currentConditions(fresh = false): PathConditions {
     const now = this.#now();
     const ttl = this.#options.conditionsTtlMs ?? 5000;
-    if (this.#conditions === undefined || now - this.#conditions.at >= ttl) {
+    if (fresh || this.#conditions === undefined || now - this.#conditions.at >= ttl) {
       const vips = new Set(this.#plan.pins.map((pin) => pin.vip));
       const value = judgeConditions(this.#settings.source, vips, (this.#options.facts ?? readHostFacts)());
       const before = this.#conditions?.value;

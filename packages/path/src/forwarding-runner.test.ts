@@ -20,6 +20,32 @@ function recorder() {
 }
 
 describe("forwardingRunner", () => {
+  it("a down result is read again against fresh conditions: the host's own fault abstains", async () => {
+    let fresh = 0;
+    const broken: PathConditions = {
+      blocked: undefined,
+      byVip: new Map([["192.0.2.10", "accept_local is off"]]),
+    };
+    const run = forwardingRunner(
+      async () => ({ verdict: "down", latencyMs: 1, reason: "timeout after 1000 ms in connect" }),
+      {
+        plan,
+        source: "198.51.100.1",
+        conditions: (again) => {
+          if (!again) return ok;
+          fresh++;
+          return broken;
+        },
+        pinsProblem: () => undefined,
+      },
+    );
+    expect(await run(check, { address: "198.51.100.11:80", service: "web" })).toMatchObject({
+      verdict: "abstain",
+      reason: "accept_local is off",
+    });
+    expect(fresh).toBe(1);
+  });
+
   it("sends a server's check to the VIP from the source, through the ports of its block in turn", async () => {
     const { seen, inner } = recorder();
     const run = forwardingRunner(inner, {

@@ -7,8 +7,8 @@ type RunCheck = CheckRunner["run"];
 export type ForwardingRunnerOptions = {
   plan: ForwardingPlan;
   source: string;
-  /** The host's conditions now (cached by the caller: it is asked once per check). */
-  conditions: () => PathConditions;
+  /** The host's conditions (cached by the caller; `fresh`: read them again now). */
+  conditions: (fresh?: boolean) => PathConditions;
   /** Undefined while the pins are in the kernel; otherwise why not (every check then abstains). */
   pinsProblem: () => string | undefined;
 };
@@ -42,6 +42,12 @@ export function forwardingRunner(inner: RunCheck, options: ForwardingRunnerOptio
       { ...target, address: through, bind: { address: options.source, port } },
       runOptions,
     );
+    // A failure may be the host's own doing since the cached look (accept_local turned off): read again.
+    if (result.verdict === "down") {
+      const now = options.conditions(true);
+      const cause = now.blocked ?? now.byVip.get(pin.vip);
+      if (cause !== undefined) return { ...result, verdict: "abstain", reason: cause };
+    }
     return { ...result, reason: `${result.reason} (through ${through})` };
   };
 }
