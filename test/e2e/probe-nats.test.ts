@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from "node:fs";
 import { connectNatsBus } from "@lvsq/bus";
 import { type VoteBatch, VoteBatch as VoteBatchSchema, ProbeHeartbeat } from "@lvsq/protocol";
 import { createLogger } from "@lvsq/runtime";
@@ -104,6 +105,29 @@ services:
       await listener.close();
     }
   }, 90_000);
+
+  it("refuses, on SIGHUP, a config that gives this probe a forwarding block (pins need a restart)", async () => {
+    const file = tempConfig(readFileSync(config, "utf8"));
+    const probe = startLvsq(["probe", "--config", file, "--id", "p1"]);
+    try {
+      await waitFor("the probe started", () => probe.logs().find((l) => l.msg === "probe started"), 15_000);
+      const text = readFileSync(file, "utf8");
+      writeFileSync(
+        file,
+        text.replace("{ id: p1, site: s1 }", "{ id: p1, site: s1, forwarding: { source: 127.0.0.1 } }"),
+      );
+      probe.child.kill("SIGHUP");
+      const refused = await waitFor("the refusal", () =>
+        probe.logs().find((l) => l.msg === "config reload refused; keeping the running config"),
+      );
+      expect(String(refused.err)).toBe(
+        "the forwarding block of this probe cannot be added by a reload: restart the probe",
+      );
+      expect(probe.child.exitCode).toBeNull();
+    } finally {
+      await probe.stop("SIGKILL");
+    }
+  }, 30_000);
 
   it("exits 78 on a malformed config and 2 on an unknown probe id", async () => {
     const bad = tempConfig("cluster: e2e\nservices: { web: { vip: nope, realServers: [] } }\n");

@@ -53,14 +53,10 @@ export class ForwardingPath {
     [this.#settings, this.#plan] = this.#planOf(options.config);
   }
 
-  get plan(): ForwardingPlan {
-    return this.#plan;
-  }
-
   /** Installs the pins and starts keeping them; a failure is logged and leaves every check abstaining. */
   async start(): Promise<void> {
-    await this.#install("installed");
-    this.#repair = every(this.#options.repairIntervalMs ?? 2000, () => this.#install("repaired"));
+    await this.#install();
+    this.#repair = every(this.#options.repairIntervalMs ?? 2000, () => this.#install());
   }
 
   /** The probe's check runner, sent through the path. */
@@ -71,15 +67,14 @@ export class ForwardingPath {
   }
 
   /** A new config (already validated): new pins, new blocks; the old pins leave once the new ones are in. */
-  async reload(config: FleetConfig, inner?: RunCheck): Promise<void> {
+  async reload(config: FleetConfig): Promise<void> {
     [this.#settings, this.#plan] = this.#planOf(config);
-    if (inner !== undefined) this.#inner = inner;
     this.#conditions = undefined;
     this.#rebuild();
     // A renumbered pin sends its old block's marks to another server until nft has the new rules:
     // checks started meanwhile abstain (one in flight keeps the server its first packet went to).
     this.#pinsProblem = "the pins are being replaced (config reload)";
-    await this.#install("installed");
+    await this.#install();
   }
 
   /** Stops repairing and takes the rules and the pins out of the kernel. */
@@ -142,14 +137,15 @@ export class ForwardingPath {
       this.#options.logger.info(fields, "checks through the path can run");
   }
 
-  #install(verb: "installed" | "repaired"): Promise<void> {
+  /** Installs (again): logged as installed after a start, a reload or a failure, as repaired otherwise. */
+  #install(): Promise<void> {
     const settings = this.#settings;
     const pins = this.#plan.pins;
     return this.#serial(async () => {
       const fields = { probe: this.#options.probeId, pins: pins.length };
       try {
         const writes = await this.#installer.install(settings.source, pins);
-        if (this.#pinsProblem !== undefined || (verb === "installed" && writes > 0)) {
+        if (this.#pinsProblem !== undefined) {
           this.#options.logger.info({ ...fields, writes }, "forwarding pins installed");
         } else if (writes > 0) {
           this.#options.logger.warn(

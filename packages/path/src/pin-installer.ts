@@ -44,8 +44,9 @@ export class PinInstaller {
     const writes = plan(desired, await this.driver.read(), wanted);
     if (writes.length > 0) await this.driver.apply(writes);
     await this.nft(nftScript(this.table, source, pins));
+    // The whole table is read (the director's services too): a second read only when pins are to go.
     const stale = new Set([...this.#installed].filter((key) => !wanted.has(key)));
-    const removals = plan(desired, await this.driver.read(), stale);
+    const removals = stale.size > 0 ? plan(desired, await this.driver.read(), stale) : [];
     if (removals.length > 0) await this.driver.apply(removals);
     this.#installed = wanted;
     return writes.length + removals.length;
