@@ -55,6 +55,8 @@ export const chaosTimers = (scale: number): ChaosTimers =>
 export const realServer = (host: string) => `${host}:8080`;
 export const DISABLED_RS = realServer(CHAOS.BACKENDS[5]!);
 const FAIL_FLAG = "/run/chaos/ipvs-fail";
+const FLOOD_SCRIPT = "/run/chaos/flood.mjs";
+const FLOOD_FILE = "/run/chaos/flood.jsonl";
 
 export function chaosYaml(
   natsUrls: readonly string[],
@@ -133,6 +135,28 @@ export async function buildChaosWorld(out: string, repo: string, scale: number) 
     `#!/bin/sh\nif [ -e ${FAIL_FLAG} ]; then echo "chaos: injected ipvsadm failure" >&2; exit 2; fi\nexec ${ipvsadm} "$@"\n`,
   );
   chmodSync(wrapper, 0o755);
+  // The flood comes from its own process, as it would from elsewhere on the network: published from the
+  // scenario's event loop, it starved the NATS proxies and the sampler that loop also runs, and the whole
+  // fleet stalled for a minute after it under QEMU's emulation (seed 95501200).
+  const transport = join(repo, "node_modules/@nats-io/transport-node/lib/mod.js");
+  writeFileSync(
+    FLOOD_SCRIPT,
+    [
+      `import { readFileSync } from "node:fs";`,
+      `import { connect } from ${JSON.stringify(transport)};`,
+      `const [servers, file] = process.argv.slice(2);`,
+      `const messages = readFileSync(file, "utf8").trim().split("\\n").map((line) => JSON.parse(line));`,
+      `const nc = await connect({ servers: servers.split(","), name: "chaos-flood" });`,
+      `const started = Date.now();`,
+      `for (let i = 0; i < messages.length; i++) {`,
+      `  nc.publish(messages[i][0], messages[i][1]);`,
+      `  if (i % 1000 === 999) await nc.flush();`,
+      `}`,
+      `await nc.flush();`,
+      `console.log(JSON.stringify({ publishMs: Date.now() - started }));`,
+      `await nc.close();`,
+    ].join("\n"),
+  );
 
   const backends = await startBackends(fleet, CHAOS.BACKENDS.map(realServer));
   /** Exits the schedule did not ask for: a crash or a restart loop. */
@@ -254,6 +278,17 @@ export async function buildChaosWorld(out: string, repo: string, scale: number) 
     configOf,
     good,
     lvsq,
+    /** A fresh, empty file for the flood's messages, one JSON [subject, data] per line. */
+    floodFile(): string {
+      writeFileSync(FLOOD_FILE, "");
+      return FLOOD_FILE;
+    },
+    /** Publishes the lines of `file` from a process of its own; resolves with the time it took. */
+    async flood(file: string): Promise<number> {
+      const output = await runAsync(["node", FLOOD_SCRIPT, cluster.urls.join(","), file], 300_000 * scale);
+      rmSync(file, { force: true });
+      return (JSON.parse(output.trim()) as { publishMs: number }).publishMs;
+    },
     startDirector,
     /** A director's whole log, every incarnation's in order. */
     fullLog: (id: string) => [...(earlierLines[id] ?? []), ...(directors[id]?.lines ?? [])],

@@ -1,5 +1,7 @@
 // Runs INSIDE the guest: proves the guest helpers later tests build on (namespaces as hosts,
 // veth pairs into a bridge, an HTTP server process inside a namespace), then exits 3 on purpose.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { addBridge, addNetns, addVethPair, run, spawnHttpServer, writeResult } from "../harness/in-guest.js";
 
 const { env } = process;
@@ -29,6 +31,8 @@ const body = run([
   `http://198.51.100.3:${server.port}/`,
 ]);
 server.stop();
+// The test keeps the work folder it gave: a file written here must be there after the guest powers off.
+writeFileSync(join(env.LVSQ_GUEST_OUT ?? ".", "hello.txt"), `from ${env.LVSQ_GUEST_BACKEND}\n`);
 writeResult("harness.json", {
   body: body.trim(),
   port: server.port,

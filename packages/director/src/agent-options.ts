@@ -16,6 +16,8 @@ export type DirectorOptions = {
   now?: () => number;
   tickMs?: number;
   heartbeatMs?: number;
+  /** First wait before reading the kernel table again when the read at start fails (default 1 s, doubling to 10 s). */
+  startReadRetryMs?: number;
   ipvsadm?: string;
   /** Pair lease round period (default leaseTtl/6); "manual" = the caller drives `pair.poll()` (simulations). */
   pairPollMs?: number | "manual";

@@ -206,3 +206,51 @@ describe("DirectorAgent (memory bus, memory kernel)", () => {
     expect(weights(await driver.read())).toEqual({ "198.51.100.1:80": 1, "198.51.100.2:80": 3 });
   });
 });
+
+describe("DirectorAgent start while the kernel table cannot be read", () => {
+  it("retries the first read (logging each failure) instead of giving up, and writes nothing before it", async () => {
+    const memory = createMemoryDriver();
+    let failures = 2;
+    let writes = 0;
+    const writesAtFailedRead: number[] = [];
+    const driver = {
+      ...memory,
+      read: async () => {
+        writesAtFailedRead.push(writes);
+        if (failures-- > 0) throw new Error("chaos: injected ipvsadm failure");
+        return memory.read();
+      },
+      apply: async (ops: Parameters<typeof memory.apply>[0]) => {
+        writes++;
+        return memory.apply(ops);
+      },
+    };
+    const lines: { msg: string; attempt?: number; retryInMs?: number }[] = [];
+    const logger = createLogger({
+      level: "error",
+      destination: { write: (l: string) => lines.push(JSON.parse(l)) },
+    });
+    const network = createMemoryNetwork();
+    const started = Date.now();
+    const agent = await DirectorAgent.start({
+      config,
+      directorId: "d1",
+      bus: network.connect("director"),
+      driver,
+      logger,
+      startReadRetryMs: 20,
+    });
+    agents.push(agent);
+    const retries = lines.filter((l) => l.msg.startsWith("cannot read the kernel table at start"));
+    expect(retries.map((l) => [l.attempt, l.retryInMs])).toEqual([
+      [1, 20],
+      [2, 40],
+    ]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(55);
+    expect(failures).toBe(-1);
+    expect(writesAtFailedRead.slice(0, 2)).toEqual([0, 0]);
+    // Started: it now creates its service like any director.
+    await until("service created", async () => (await memory.read()).services.length === 1);
+    expect(writes).toBeGreaterThan(0);
+  });
+});

@@ -118,7 +118,7 @@ export class DirectorAgent {
 
   private async begin(): Promise<void> {
     const { bus, logger, config } = this.options;
-    const kernel = await this.kernel.read();
+    const kernel = await this.kernel.readAtStart(this.options.startReadRetryMs);
     logger.info(
       { services: kernel.services.length, owned: this.owned.size },
       "read the kernel table; treating it as current",
