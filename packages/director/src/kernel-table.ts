@@ -1,6 +1,6 @@
 import { type IpvsDriver, IpvsadmError, renderCommands } from "@lvsq/ipvs";
 import type { IpvsTable } from "@lvsq/protocol";
-import type { DirectorMetrics, Logger } from "@lvsq/runtime";
+import { type DirectorMetrics, delay, type Logger } from "@lvsq/runtime";
 import { type ApplyOutcome, ApplyLoop } from "./apply-loop.js";
 import type { DirectorEvent } from "./events.js";
 import { type DirectorCounts, ownedDigest } from "./heartbeat.js";
@@ -81,32 +81,31 @@ export class KernelTable {
   }
 
   /**
-   * Reads the kernel table (at start and after a reload) and records its digest. Virtual services the
-   * config does not have are never touched (an operator's, another tool's, or one removed from the config
-   * while this director was down: it cannot tell which); it says so, so none goes unchecked unnoticed.
-   */
-  /**
    * The first read, retried rather than given up: a director (re)started while ipvsadm or netlink fails
    * would otherwise exit and crash-loop under systemd. Nothing is written before the table is read (no
-   * desired table exists yet), so waiting is fail-static. 1 s, doubling up to 10 s; stop() ends it.
+   * desired table exists yet), so waiting is fail-static. 1 s, doubling up to 10 s. The agent is not
+   * started until it returns, so no stop can come meanwhile; SIGTERM then ends the process as it is.
    */
   async readAtStart(retryMs = 1000): Promise<IpvsTable> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.read();
       } catch (error) {
-        if (this.stopped) throw error;
         const waitMs = Math.min(retryMs * 2 ** (attempt - 1), 10_000);
         this.options.logger.error(
           { err: error, attempt, retryInMs: waitMs },
           "cannot read the kernel table at start: retrying; nothing is written until it is read",
         );
-        await new Promise((resolve) => setTimeout(resolve, waitMs));
-        if (this.stopped) throw error;
+        await delay(waitMs);
       }
     }
   }
 
+  /**
+   * Reads the kernel table (at start and after a reload) and records its digest. Virtual services the
+   * config does not have are never touched (an operator's, another tool's, or one removed from the config
+   * while this director was down: it cannot tell which); it says so, so none goes unchecked unnoticed.
+   */
   async read(): Promise<IpvsTable> {
     const table = await this.loop.read();
     const owned = this.options.owned();
