@@ -110,8 +110,9 @@ const SHAPE = {
 
 /**
  * How long a fault occupies the fleet, for keeping faults apart: its duration, except the flood, whose
- * messages take real time to publish and drain: 25 s per 100,000 (about 90 s at time scale 3 in a TCG guest; a
- * NATS node killed in its tail left JetStream answering nothing for minutes, seed 1377926389).
+ * messages take real time to publish and drain: 25 s per 100,000, stretched by the time scale like the rest
+ * (75 s at 3; in a TCG guest at 3 the flood and its drain took 35-90 s, and a NATS node killed in its
+ * tail left JetStream answering nothing for minutes, seed 1377926389).
  */
 export const span = (f: Pick<Fault, "kind" | "durationMs" | "count">) =>
   f.kind === "flood" ? Math.round((25_000 * (f.count ?? 0)) / 100_000) : f.durationMs;
