@@ -41,7 +41,8 @@ export class DirectorAgent {
   private readonly kernel: KernelTable;
   private readonly timers: { stop(): void }[] = [];
   private readonly subscriptions: BusSubscription[] = [];
-  private readonly now: () => number;
+  /** This director's wall clock (ms): set at start, then moved by the monotonic clock (never stepped). */
+  readonly now: () => number;
   private readonly startedAt: number;
   private readonly intake: VoteIntake;
   private readonly counts: DirectorCounts = emptyCounts();
@@ -191,6 +192,7 @@ export class DirectorAgent {
       this.submit(result.desired, this.pairing?.epoch ?? 0);
       this.pairing?.published(result.changedServices);
     } else if (result.changed && !this.stopped) this.pairing?.withheld(result.changedServices);
+    if (!decides && !this.stopped) this.pairing?.stepped();
     return result;
   }
 

@@ -28,7 +28,7 @@ export type KernelTableOptions = {
  * The director's kernel side: desired tables go in through the apply loop (one batch in flight), tagged with
  * the epoch they belong to; apply outcomes become counts, log lines and `apply-error` events; a failed apply
  * or a reconcile re-reads the kernel and repairs drift (`drift-repaired`). It keeps the digest of the owned
- * table, the last apply's time and duration, and the newest epoch written without error.
+ * table, the last apply's time and duration, and the epoch of the last table written without error.
  */
 export class KernelTable {
   private readonly loop: ApplyLoop;
@@ -41,7 +41,7 @@ export class KernelTable {
   digest = "unknown";
   lastApplyAt: number | undefined;
   lastApplyMs: number | undefined;
-  /** The epoch of the newest table written without error (0 for an unpaired director). */
+  /** The epoch of the last table written without error (0 for an unpaired director). */
   appliedEpoch = 0;
 
   constructor(private readonly options: KernelTableOptions) {
@@ -138,8 +138,10 @@ export class KernelTable {
     const { counts } = this.options;
     const errors = counts.applyErrors;
     void this.loop.idle().then(() => {
-      if (ticket === this.submitted && counts.applyErrors === errors && epoch > this.appliedEpoch)
-        this.appliedEpoch = epoch;
+      // The epoch written, not the highest ever: once the desired bucket is made again the pair's epochs
+      // start over from the next lease holder's (docs/pairs.md), and a follower then applies lower ones.
+      // (Epoch 0 is a table of no term, written at start before the pair has a word.)
+      if (ticket === this.submitted && counts.applyErrors === errors && epoch > 0) this.appliedEpoch = epoch;
     });
   }
 

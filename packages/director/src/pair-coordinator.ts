@@ -57,7 +57,7 @@ export class PairCoordinator {
   /** Services the engine changed while this leader could not decide; they go out once it can again. */
   private readonly withheldServices = new Set<string>();
   readonly records: LeaderRecords;
-  readonly counts = { olderEpochIgnored: 0, recordsWritten: 0, takeovers: 0 };
+  readonly counts = { olderEpochIgnored: 0, recordsWritten: 0, takeovers: 0, removalsHeldBack: 0 };
 
   constructor(private readonly options: PairOptions) {
     this.records = new LeaderRecords(options.cluster, options.pair);
@@ -87,7 +87,11 @@ export class PairCoordinator {
         noteLeader: (leader) => (this.roles.leaderId = leader),
       },
     });
-    this.gate = new LeadGate({ ...options, publisher: () => this.publisher });
+    this.gate = new LeadGate({
+      ...options,
+      bucketKeepsMs: () => this.store.leasesKeptMs,
+      publisher: () => this.publisher,
+    });
     this.roles = new PairRoles({
       ...options,
       records: this.records,
@@ -142,6 +146,11 @@ export class PairCoordinator {
     };
   }
 
+  /** When this director took a service's current record from its leader, by its engine's clock. */
+  recordTakenAt(service: string): number | undefined {
+    return this.intake.recordTakenAt(service);
+  }
+
   /** True only while leading with the lease held by the local clock: the one state that may decide. */
   mayDecide(): boolean {
     return (
@@ -194,6 +203,11 @@ export class PairCoordinator {
    */
   withheld(services: Iterable<string>): void {
     if (this.currentRole === "leader") for (const service of services) this.withheldServices.add(service);
+  }
+
+  /** After each engine step: a follower holding a record back weighs it again (follower-hold.ts). */
+  stepped(): void {
+    if (this.currentRole === "follower" && this.intake.holdsBack) this.intake.applyRecords();
   }
 
   /** A leader that can decide again applies its current table and writes the records it withheld. */
@@ -375,6 +389,10 @@ export class PairCoordinator {
     }
     if (buckets.includes("desired")) this.publisher!.forgetRevisions();
     this.intake.refreshNow();
-    if (this.mayDecide()) this.publisher!.mark(Object.keys(host.config().services));
+    const services = Object.keys(host.config().services);
+    if (this.mayDecide()) this.publisher!.mark(services);
+    // A leader that cannot decide this round (its lease not yet confirmed again) still owes the new bucket
+    // every record: without them a follower starting now recovers nothing and applies nothing.
+    else if (buckets.includes("desired")) this.withheld(services);
   }
 }

@@ -228,4 +228,30 @@ describe("director pair under JetStream faults (simulated)", () => {
     expect(await sim.kernelDigest("b")).toBe(await sim.kernelDigest("a"));
     await sim.dispose();
   });
+
+  it("a follower rejoining to a record stale in substance keeps a server its own fresh quorum has up", async () => {
+    // The long chaos run's seed 404589923: the follower missed a removal; the leader, cut off when the
+    // server came back, never rewrote its record; on rejoining, the follower would have applied it.
+    const sim = await running();
+    sim.partition("b", true);
+    sim.truth.set(RS1, "down");
+    await rounds(sim, 4);
+    expect(await members(sim, "a")).not.toContain(RS1);
+    expect(await members(sim, "b")).toContain(RS1);
+    sim.partition("a", true);
+    sim.truth.set(RS1, "up");
+    sim.partition("b", false);
+    const rejoined = sim.director("b").submits.length;
+    for (let i = 0; i < 2 * (TTL / 500); i++) {
+      await rounds(sim, 1);
+      expect(await members(sim, "b"), `b's table ${i * 500} ms after rejoining`).toContain(RS1);
+    }
+    const after = sim.director("b").submits.slice(rejoined);
+    expect(after.map((s) => s.role)).toContain("follower");
+    expect(after.flatMap((s) => s.removedWhileUp)).toEqual([]);
+    expect(sim.director("b").agent!.pair!.counts.removalsHeldBack).toBe(1);
+    // Once b leads (a's lease ran out), its own decision is the pair's record.
+    expect(sim.director("b").agent!.role).toBe("leader");
+    await sim.dispose();
+  });
 });

@@ -1,5 +1,12 @@
 import type { FleetConfig } from "@lvsq/config";
-import { type DirectorState, desiredEntry, type EngineInput, serviceReasons } from "@lvsq/engine";
+import {
+  type DirectorState,
+  desiredEntry,
+  type EngineInput,
+  serviceReasons,
+  type Verdict,
+  verdictsSince,
+} from "@lvsq/engine";
 import type { DesiredRecord, IpvsTable, VirtualServiceEntry } from "@lvsq/protocol";
 import type { PairEvent } from "./pair-events.js";
 import { desiredRecord, pairOf } from "./pair-records.js";
@@ -17,9 +24,13 @@ export interface PairHost {
   lead(epoch: number): void;
   /** This director's own decision for a service (engine desired entry), undefined if not configured. */
   decision(service: string): VirtualServiceEntry | undefined;
+  /** Per real server this director has up by quorum (no override): the verdict of its votes since `since`. */
+  evidenceSince(service: string, since: number): ReadonlyMap<string, Verdict>;
   /** The record this director, as leader at `epoch`, would write for a service now. */
   record(service: string, epoch: number): DesiredRecord;
   emit(event: PairEvent): void;
+  /** This director's clock as its engine reads it (the votes' receipt times). */
+  now(): number;
   /** A complete, current view of the admin overrides: without it this director may not lead. */
   overridesCurrent(): boolean;
 }
@@ -46,6 +57,7 @@ export function createPairHost(deps: PairHostDeps): PairHost {
     follow: (table, epoch) => deps.submit(table, epoch),
     lead: (epoch) => deps.submit(deps.state().desired, epoch),
     decision: (service) => desiredEntry(deps.state(), service),
+    evidenceSince: (service, since) => verdictsSince(deps.state(), service, since, deps.now()),
     record: (service, epoch) => {
       const config = deps.config();
       return desiredRecord({
@@ -60,6 +72,7 @@ export function createPairHost(deps: PairHostDeps): PairHost {
       });
     },
     emit: deps.emit,
+    now: deps.now,
     overridesCurrent: deps.overridesCurrent,
   };
 }

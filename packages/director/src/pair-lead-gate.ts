@@ -5,6 +5,8 @@ export type LeadGateOptions = {
   host: PairHost;
   clock: () => number;
   ttlMs: number;
+  /** How long the lease bucket keeps a key (0 unknown): a holder with a longer lease time may use that. */
+  bucketKeepsMs: () => number;
   publisher: () => DesiredPublisher | undefined;
 };
 
@@ -56,8 +58,12 @@ export class LeadGate {
     this.holdOff("it has not watched the lease for a lease time yet, and the pair has led before");
   }
 
+  /**
+   * One lease time, or the lease bucket's max age where that is longer: during a rolling change to a
+   * shorter leaseTtl the old holder may still run the longer one, and the bucket keeps its key that long.
+   */
   private holdOff(reason: string): void {
-    const until = this.options.clock() + this.options.ttlMs;
+    const until = this.options.clock() + Math.max(this.options.ttlMs, this.options.bucketKeepsMs());
     if (until <= this.holdOffUntil) return;
     this.holdOffUntil = until;
     this.holdOffReason = reason;

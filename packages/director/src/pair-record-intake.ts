@@ -1,5 +1,6 @@
 import type { KvChange } from "@lvsq/bus";
 import type { Logger } from "@lvsq/runtime";
+import { type HeldBack, holdBackContradicted } from "./follower-hold.js";
 import type { PairHost } from "./pair-host.js";
 import type { DesiredPublisher } from "./pair-publisher.js";
 import type { LeaderRecords } from "./pair-records.js";
@@ -31,7 +32,7 @@ export type RecordIntakeOptions = {
   store: PairStore;
   records: LeaderRecords;
   side: IntakeSide;
-  counts: { olderEpochIgnored: number };
+  counts: { olderEpochIgnored: number; removalsHeldBack: number };
 };
 
 /**
@@ -45,6 +46,12 @@ export class RecordIntake {
   readThisRound = false;
   private refreshing: Promise<void> | undefined;
   private lastRefreshAt = Number.NEGATIVE_INFINITY;
+  /** Services whose record this follower holds back (follower-hold.ts), with why and the servers kept. */
+  private readonly holding = new Map<string, string>();
+  /** When this director took each service's current record (its engine's clock, for follower-hold.ts). */
+  private readonly takenAt = new Map<string, number>();
+  /** Since when (monotonic) a service has been held while awaiting votes newer than its record. */
+  private readonly awaiting = new Map<string, number>();
 
   constructor(private readonly options: RecordIntakeOptions) {}
 
@@ -85,7 +92,10 @@ export class RecordIntake {
         this.publisher?.noteRevision(entry.key, entry.revision);
         const outcome = records.accept(entry.value, entry.revision, this.options.host.config());
         if (outcome === "older-epoch") this.rewriteIfOlder(entry.value);
-        else if (typeof outcome !== "string") fresh++;
+        else if (typeof outcome !== "string") {
+          this.takenAt.set(outcome.service, this.options.host.now());
+          fresh++;
+        }
       }
     } catch (error) {
       this.options.logger.debug(
@@ -146,6 +156,7 @@ export class RecordIntake {
       }
       return;
     }
+    this.takenAt.set(outcome.service, host.now());
     // By epoch, not by name: another incarnation of this same director id may hold a newer term.
     if (outcome.epoch > (side.term() ?? 0) && side.leading()) side.deposed(outcome.epoch, outcome.leader);
     if (outcome.leader !== directorId) side.noteLeader(outcome.leader);
@@ -163,11 +174,83 @@ export class RecordIntake {
     if (side.mayDecide() && older && typeof service === "string") this.publisher?.mark([service]);
   }
 
-  /** A follower puts the leader's recorded tables in the kernel. */
+  /** When this director took a service's current record, by its engine's clock. */
+  recordTakenAt(service: string): number | undefined {
+    return this.takenAt.get(service);
+  }
+
+  /** A follower holds a leader's record back for some service: each engine step re-applies. */
+  get holdsBack(): boolean {
+    return this.holding.size > 0;
+  }
+
+  /**
+   * A follower puts the leader's recorded tables in the kernel, except where a record takes out a server
+   * that its own votes have up (follower-hold.ts). Without a current view of the admin overrides its own
+   * decision could miss an operator's disable, so then the leader's word stands as it is.
+   */
   applyRecords(): void {
-    const { host, records } = this.options;
+    const { host, records, clock } = this.options;
     if (records.size === 0) return;
-    host.follow(records.compose(host.kernel(), host.config()), records.recordsEpoch);
+    const kernel = host.kernel();
+    const config = host.config();
+    const composed = records.compose(kernel, config);
+    const { table, held } = host.overridesCurrent()
+      ? holdBackContradicted({
+          composed,
+          kernel,
+          config,
+          takenAt: (service) => this.takenAt.get(service),
+          evidenceSince: (service, since) => host.evidenceSince(service, since),
+          decision: (service) => host.decision(service),
+          now: clock(),
+          awaitingSince: (service) => this.awaiting.get(service),
+          awaitMs: config.quorum.voteTtlMs,
+        })
+      : { table: composed, held: [] };
+    this.noteHeld(held);
+    host.follow(table, records.recordsEpoch);
+  }
+
+  private noteHeld(held: HeldBack[]): void {
+    const { logger, records, clock } = this.options;
+    const now = new Map(held.map((h) => [h.service, `${h.why} ${h.rs.join(",")}`]));
+    for (const { service, rs, why } of held) {
+      if (why === "awaiting-votes" && !this.awaiting.has(service)) this.awaiting.set(service, clock());
+      if (this.holding.get(service) === now.get(service)) continue;
+      if (!this.holding.has(service)) this.options.counts.removalsHeldBack++;
+      const line = {
+        op: "hold",
+        service,
+        rs,
+        why,
+        epoch: records.recordsEpoch,
+        leader: this.options.side.leader(),
+      };
+      if (why === "newer-votes-up")
+        logger.warn(
+          line,
+          "pair: the leader's record takes out servers that votes received since it have up; applying " +
+            "this director's own decision for the service until the two agree",
+        );
+      else
+        logger.info(
+          line,
+          "pair: the leader's record takes out servers this follower has up; awaiting votes newer than " +
+            "the record before it does (one vote TTL at most)",
+        );
+    }
+    for (const service of this.awaiting.keys())
+      if (!held.some((h) => h.service === service && h.why === "awaiting-votes"))
+        this.awaiting.delete(service);
+    for (const service of this.holding.keys())
+      if (!now.has(service))
+        logger.info(
+          { op: "hold-released", service, epoch: records.recordsEpoch },
+          "pair: following the leader's record for the service again",
+        );
+    this.holding.clear();
+    for (const [service, what] of now) this.holding.set(service, what);
   }
 }
 

@@ -1,6 +1,6 @@
 import { type FleetConfig, parseConfig } from "@lvsq/config";
 import { createMemoryDriver, type MemoryDriver } from "@lvsq/ipvs";
-import { type AdminAction, kvKeys, subjects, type VoteState } from "@lvsq/protocol";
+import { type AdminAction, type IpvsTable, kvKeys, subjects, type VoteState } from "@lvsq/protocol";
 import type { DirectorAgent } from "./agent.js";
 import type { Bus } from "@lvsq/bus";
 
@@ -38,7 +38,16 @@ export function simConfig(directors: readonly string[] = ["a", "b"], leaseTtl = 
   return parseConfig(JSON.stringify(input), "sim.yaml", { env: {} });
 }
 
-export type SimSubmit = { at: number; epoch: number; role: string; digest: string };
+export type SimSubmit = {
+  at: number;
+  epoch: number;
+  role: string;
+  digest: string;
+  /** How many times the desired bucket had been made again (a pair's epochs then start over, pairs.md 24). */
+  generation: number;
+  /** Servers a follower's table took out of its kernel while its own votes had them up by a fresh quorum. */
+  removedWhileUp: string[];
+};
 
 export type SimDirector = {
   id: string;
@@ -49,6 +58,8 @@ export type SimDirector = {
   submits: SimSubmit[];
   /** Kernel applies (batches reaching the memory driver), with the sim time. */
   applies: { at: number; digest: string }[];
+  /** The kernel as the last apply left it. */
+  kernelNow: IpvsTable;
   /** How far this host's wall clock is from the server's (it may step); its monotonic clock runs true. */
   skewMs: number;
   /** This director's own `leaseTtl` (a rolling change of it); the fleet's when undefined. */
@@ -65,6 +76,37 @@ export type SimWrite = {
   generation: number;
 };
 
+/**
+ * The servers a follower's new table takes out of (or quiesces in) its kernel although the votes it
+ * received after it took the leader's record have them up in a majority of the three sites, with no
+ * override on them and its view of the overrides current: what follower-hold.ts exists to prevent.
+ * Counted from the agent's vote views, not from the query the hold itself uses. A leader's table is its
+ * own decision and is never counted.
+ */
+export function removedWhileUp(
+  agent: DirectorAgent | undefined,
+  kernel: IpvsTable,
+  table: IpvsTable,
+): string[] {
+  if (agent?.role !== "follower" || !agent.overridesCurrent()) return [];
+  const recordAt = agent.pair?.recordTakenAt("web");
+  if (recordAt === undefined) return [];
+  const members = (t: IpvsTable) =>
+    new Map((t.services[0]?.realServers ?? []).map((rs) => [rs.address, rs.weight]));
+  const before = members(kernel);
+  const after = members(table);
+  const sinceRecordMs = agent.now() - recordAt;
+  const seenUp = (agent.explain("web")?.realServers ?? [])
+    .filter((rs) => rs.health === "up" && rs.rule === "quorum-up" && !rs.admin)
+    .filter((rs) => {
+      const newer = (site: (typeof rs.sites)[number], state: string) =>
+        site.votes.filter((v) => v.state === state && v.ageMs !== null && v.ageMs < sinceRecordMs).length;
+      return rs.sites.filter((site) => newer(site, "up") > newer(site, "down")).length >= 2;
+    })
+    .map((rs) => rs.rs);
+  return seenUp.filter((rs) => (before.get(rs) ?? 0) > 0 && (after.get(rs) ?? 0) === 0);
+}
+
 /** A director not started yet, with its own empty kernel. */
 export function simDirector(id: string): SimDirector {
   return {
@@ -74,6 +116,7 @@ export function simDirector(id: string): SimDirector {
     agent: undefined,
     submits: [],
     applies: [],
+    kernelNow: { services: [] },
     skewMs: 0,
     leaseTtlMs: undefined,
   };

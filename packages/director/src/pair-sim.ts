@@ -21,6 +21,7 @@ import { DirectorAgent } from "./agent.js";
 import {
   adminRecord,
   ROGUE,
+  removedWhileUp,
   rogueRecord,
   SIM_PROBES,
   SIM_RS,
@@ -110,6 +111,7 @@ export class PairSim {
     const director = this.director(id);
     if (director.agent) return;
     director.submits = [];
+    director.kernelNow = await director.driver.read();
     const bus = this.network.connect(id);
     director.bus = bus;
     const driver = director.driver;
@@ -117,7 +119,8 @@ export class PairSim {
       read: () => driver.read(),
       apply: async (ops: Parameters<MemoryDriver["apply"]>[0]) => {
         const result = await driver.apply(ops);
-        director.applies.push({ at: this.now, digest: tableDigest(await driver.read()) });
+        director.kernelNow = await driver.read();
+        director.applies.push({ at: this.now, digest: tableDigest(director.kernelNow) });
         return result;
       },
     };
@@ -146,6 +149,8 @@ export class PairSim {
           epoch,
           role: agent?.role ?? "starting",
           digest: tableDigest(table),
+          generation: this.desiredGeneration,
+          removedWhileUp: removedWhileUp(agent, director.kernelNow, table),
         }),
     });
     director.agent = agent;

@@ -115,6 +115,11 @@ export class PairStore {
     return status?.lastWriteAt !== undefined && status.lastWriteAt - status.createdAt >= ageMs;
   }
 
+  /** How long the lease bucket keeps a key (its max age as `restarted` last read it; 0 unknown or none). */
+  get leasesKeptMs(): number {
+    return this.leasesStatus?.ttlMs ?? 0;
+  }
+
   /** When the lease bucket's stream was made (server time), as `restarted` last read it. */
   get leasesCreatedAt(): number | undefined {
     return this.identity.get("leases");

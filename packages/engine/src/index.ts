@@ -23,4 +23,4 @@ export type {
   VoteView,
 } from "./types.js";
 export { adminCommandOf } from "./admin.js";
-export { desiredEntry, drainingRealServers, voteCounters } from "./queries.js";
+export { desiredEntry, drainingRealServers, verdictsSince, voteCounters } from "./queries.js";

@@ -1,6 +1,7 @@
 import type { VirtualServiceEntry } from "@lvsq/protocol";
-import { ADMIN_DRAIN, type DirectorState } from "./model.js";
-import type { VoteCounters } from "./types.js";
+import { ADMIN_DRAIN, ADMIN_NONE, type DirectorState, HEALTH_UP, ruleCode, VERDICT_UP } from "./model.js";
+import { countVoters, decideVerdict } from "./quorum.js";
+import type { Verdict, VoteCounters } from "./types.js";
 
 /** The desired entry of one service (for a DesiredRecord), undefined if the config has no such service. */
 export function desiredEntry(state: DirectorState, service: string): VirtualServiceEntry | undefined {
@@ -21,4 +22,33 @@ export function drainingRealServers(state: DirectorState): { service: string; rs
     });
   }
   return out;
+}
+
+/**
+ * For each real server of a service this director has up by quorum (rule `quorum-up`, no admin override):
+ * the verdict of the votes it received since `since` alone (this director's clock, as `now`). What a pair
+ * follower weighs against a leader's record written at `since` (the director's follower-hold.ts).
+ */
+export function verdictsSince(
+  state: DirectorState,
+  service: string,
+  since: number,
+  now: number,
+): Map<string, Verdict> {
+  const verdicts = new Map<string, Verdict>();
+  const svc = state.services.get(service);
+  if (!svc) return verdicts;
+  const window = Math.min(state.config.quorum.voteTtlMs, now - since);
+  const quorumUp = ruleCode("quorum-up");
+  svc.addresses.forEach((address, rs) => {
+    const current = svc.verdict[rs] === VERDICT_UP && svc.rule[rs] === quorumUp;
+    if (!current || svc.health[rs] !== HEALTH_UP || svc.admin[rs] !== ADMIN_NONE) return;
+    if (window < 0) {
+      verdicts.set(address, "fail-static");
+      return;
+    }
+    countVoters(svc.votes, rs, now, window, svc.layout, svc.counts);
+    verdicts.set(address, decideVerdict(svc.counts, svc.layout));
+  });
+  return verdicts;
 }
