@@ -153,8 +153,22 @@ export function faultInjector(world: ChaosWorld, log: (line: string) => void) {
         // bucket is the operator's data and stays.
         const jsm = await jetstreamManager(world.bus.nc, { timeout: 10_000 * world.scale });
         const lost = [buckets.leases(CHAOS.CLUSTER), buckets.desired(CHAOS.CLUSTER)];
-        for (const bucket of lost) await jsm.streams.delete(`KV_${bucket}`);
-        record.detail = { lost };
+        // JetStream still electing a stream's leader after a broker fault answers with a timeout: try
+        // again for a few seconds (the delay is recorded) rather than call the fault not injected.
+        let retries = 0;
+        for (const bucket of lost)
+          for (const until = Date.now() + 8_000 * world.scale; ; retries++) {
+            try {
+              await jsm.streams.delete(`KV_${bucket}`);
+              break;
+            } catch (error) {
+              // A delete whose reply was lost to the timeout, tried again, finds nothing left to delete.
+              if (retries > 0 && /not found/i.test(String(error))) break;
+              if (Date.now() > until) throw error;
+              await new Promise((r) => setTimeout(r, 500));
+            }
+          }
+        record.detail = { lost, retries, injectedAfterMs: now() - record.startedAt };
         return async () => now();
       }
       case "director-twin": {
@@ -187,12 +201,13 @@ export function faultInjector(world: ChaosWorld, log: (line: string) => void) {
           appendFileSync(file, `${lines.join("\n")}\n`);
           await new Promise((r) => setImmediate(r));
         }
-        const publishMs = await world.flood(file);
+        const { publishMs, disconnects } = await world.flood(file);
         await new Promise((r) => setTimeout(r, 2000));
         record.detail = {
           sent: count,
           byKind,
           publishMs,
+          disconnects,
           rssMbAfter: Object.fromEntries(CHAOS.DIRECTORS.map((d) => [d, world.rssMb(d)])),
         };
         return async () => now();

@@ -52,7 +52,7 @@ export function chaosReport(r: ChaosResults, guestLabel: string): string {
   const f = r.figures;
   const faults = r.faults ?? [];
   const flood = faults.find((x) => x.kind === "flood")?.detail as
-    | { sent: number; publishMs: number; rssMbAfter: Record<string, number> }
+    | { sent: number; publishMs: number; disconnects?: number; rssMbAfter: Record<string, number> }
     | undefined;
   const violations = f?.violations ?? [];
   // Where a violation falls: seconds after the first fault began, and the faults active within 10 s of it.
@@ -92,7 +92,7 @@ export function chaosReport(r: ChaosResults, guestLabel: string): string {
       .map(([d, n]) => `${d} ${n}`)
       .join(", ")}`,
     flood
-      ? `flood: ${flood.sent} malformed, forged and replayed messages in ${flood.publishMs} ms; director RSS 2 s after: ${mb(flood.rssMbAfter)}`
+      ? `flood: ${flood.sent} malformed, forged and replayed messages in ${flood.publishMs} ms${flood.disconnects ? ` (its connection dropped ${flood.disconnects} times and was resumed)` : ""}; director RSS 2 s after: ${mb(flood.rssMbAfter)}`
       : "flood: not run",
     `director RSS at the end: ${mb(f?.rssMbAtEnd)}`,
     `client through the VIP: ${f?.client.ok ?? 0} of ${f?.client.requests ?? 0} requests answered`,

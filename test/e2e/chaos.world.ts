@@ -146,14 +146,26 @@ export async function buildChaosWorld(out: string, repo: string, scale: number) 
       `import { connect } from ${JSON.stringify(transport)};`,
       `const [servers, file] = process.argv.slice(2);`,
       `const messages = readFileSync(file, "utf8").trim().split("\\n").map((line) => JSON.parse(line));`,
-      `const nc = await connect({ servers: servers.split(","), name: "chaos-flood" });`,
+      // A broker fault placed close to the flood (or a slow start) must not end it: the client buffers
+      // while it reconnects, and a flush that the disconnect rejected is tried again.
+      `const nc = await connect({ servers: servers.split(","), name: "chaos-flood", maxReconnectAttempts: -1, reconnectTimeWait: 250 });`,
+      `let disconnects = 0;`,
+      `const flushed = async () => {`,
+      `  for (;;) {`,
+      `    try { return await nc.flush(); } catch (error) {`,
+      `      if (nc.isClosed()) throw error;`,
+      `      disconnects++;`,
+      `      await new Promise((r) => setTimeout(r, 250));`,
+      `    }`,
+      `  }`,
+      `};`,
       `const started = Date.now();`,
       `for (let i = 0; i < messages.length; i++) {`,
       `  nc.publish(messages[i][0], messages[i][1]);`,
-      `  if (i % 1000 === 999) await nc.flush();`,
+      `  if (i % 1000 === 999) await flushed();`,
       `}`,
-      `await nc.flush();`,
-      `console.log(JSON.stringify({ publishMs: Date.now() - started }));`,
+      `await flushed();`,
+      `console.log(JSON.stringify({ publishMs: Date.now() - started, disconnects }));`,
       `await nc.close();`,
     ].join("\n"),
   );
@@ -284,10 +296,10 @@ export async function buildChaosWorld(out: string, repo: string, scale: number) 
       return FLOOD_FILE;
     },
     /** Publishes the lines of `file` from a process of its own; resolves with the time it took. */
-    async flood(file: string): Promise<number> {
+    async flood(file: string): Promise<{ publishMs: number; disconnects: number }> {
       const output = await runAsync(["node", FLOOD_SCRIPT, cluster.urls.join(","), file], 300_000 * scale);
       rmSync(file, { force: true });
-      return (JSON.parse(output.trim()) as { publishMs: number }).publishMs;
+      return JSON.parse(output.trim()) as { publishMs: number; disconnects: number };
     },
     startDirector,
     /** A director's whole log, every incarnation's in order. */
