@@ -32,6 +32,7 @@ function view(overrides: Partial<FollowerView>): FollowerView {
     evidenceSince: () => evidence("up", ...SIM_RS),
     decision: () => entry(all),
     now: 50_000,
+    provenStale: () => new Set<string>(),
     awaitingSince: () => undefined,
     awaitMs: 6000,
     ...overrides,
@@ -100,5 +101,23 @@ describe("a follower weighing a leader's record against its own votes", () => {
   it("leaves a service the record removes, or the kernel lacks, to the record", () => {
     expect(holdBackContradicted(view({ composed: table() }))).toEqual({ table: table(), held: [] });
     expect(holdBackContradicted(view({ kernel: table() })).held).toEqual([]);
+  });
+
+  it("keeps holding what newer votes disproved once those votes stop coming, until newer ones have it down", () => {
+    const proven = { provenStale: () => new Set([three]) };
+    const stale = holdBackContradicted(
+      view({ ...proven, evidenceSince: () => evidence("fail-static", ...SIM_RS) }),
+    );
+    expect(stale.held).toEqual([{ service: "web", rs: [three], why: "newer-votes-up" }]);
+    // Not bounded by the vote TTL like a wait for votes: the record was shown wrong.
+    const later = holdBackContradicted(
+      view({ ...proven, evidenceSince: () => evidence("fail-static", ...SIM_RS), awaitingSince: () => 0 }),
+    );
+    expect(later.held).toHaveLength(1);
+    const composed = table(entry({ [one]: 1, [two]: 2 }));
+    const down = holdBackContradicted(
+      view({ ...proven, composed, evidenceSince: () => evidence("down", three) }),
+    );
+    expect(down).toEqual({ table: composed, held: [] });
   });
 });

@@ -13,10 +13,12 @@ export type FollowerView = {
    */
   takenAt(service: string): number | undefined;
   /**
-   * For each real server this follower's engine has up by quorum with no admin override: the verdict of
-   * the votes it received since `since` alone.
+   * For each real server this follower's engine has up with no admin override: the verdict of the votes
+   * it received since `since` alone.
    */
   evidenceSince(service: string, since: number): ReadonlyMap<string, Verdict>;
+  /** Servers newer votes have already shown up under the service's current record (held before). */
+  provenStale(service: string): ReadonlySet<string>;
   /** This follower's own engine entry for a service. */
   decision(service: string): VirtualServiceEntry | undefined;
   /** Monotonic ms, and since when each service has been held while awaiting newer votes. */
@@ -29,7 +31,10 @@ export type FollowerView = {
 export type HeldBack = {
   service: string;
   rs: string[];
-  /** `newer-votes-up`: votes received since the record have them up; `awaiting-votes`: none decide yet. */
+  /**
+   * `newer-votes-up`: votes received since the record have them up (now, or earlier under this same
+   * record, with none having them down since); `awaiting-votes`: no newer votes decide yet.
+   */
   why: "newer-votes-up" | "awaiting-votes";
 };
 
@@ -43,9 +48,11 @@ export type HeldBack = {
  *
  * For a service whose record takes out (or quiesces) a server the kernel carries and the follower's own
  * decision keeps: if the votes received since it took the record have it up by a quorum, it applies its
- * own decision for the service, for as long as that lasts; if they decide nothing yet (a follower just
- * back from isolation, a record that came before the votes behind it), it does so while it awaits them,
- * for one vote TTL at most; if they have it down, the record stands.
+ * own decision for the service, and goes on doing so under that record until newer votes have the server
+ * down (votes that stop coming, in a broker fault or a flood, prove nothing new: the record stays
+ * disproved); if they decide nothing yet (a follower just back from isolation, a record that came before
+ * the votes behind it), it does so while it awaits them, for one vote TTL at most; if they have it down,
+ * the record stands.
  */
 export function holdBackContradicted(view: FollowerView): { table: IpvsTable; held: HeldBack[] } {
   const kernelByKey = new Map(view.kernel.services.map((s) => [s.key, s]));
@@ -71,9 +78,15 @@ export function holdBackContradicted(view: FollowerView): { table: IpvsTable; he
         (recordedWeight.get(rs.address) ?? 0) === 0 &&
         (ownWeight.get(rs.address) ?? 0) > 0,
     );
-    const upSince = takenOut.filter((rs) => evidence.get(rs.address) === "up").map((rs) => rs.address);
+    const proven = view.provenStale(id);
+    const upSince = takenOut
+      .filter((rs) => {
+        const verdict = evidence.get(rs.address);
+        return verdict === "up" || (verdict === "fail-static" && proven.has(rs.address));
+      })
+      .map((rs) => rs.address);
     const undecided = takenOut
-      .filter((rs) => evidence.get(rs.address) === "fail-static")
+      .filter((rs) => evidence.get(rs.address) === "fail-static" && !proven.has(rs.address))
       .map((rs) => rs.address);
     const since = view.awaitingSince(id);
     const mayAwait = since === undefined || view.now - since < view.awaitMs;

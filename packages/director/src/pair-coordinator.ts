@@ -371,10 +371,12 @@ export class PairCoordinator {
     );
     // The desired bucket still there: its records' epochs are still the terms that wrote them, and the
     // floor of every new one (a late record of an older term must stay refused). Only a desired bucket
-    // made again starts the epochs over from what the lease says.
+    // made again starts the epochs over from what the lease says; so does a lease bucket made again while
+    // the desired bucket has held nothing since it was made again itself (in an earlier round): no record
+    // is left that the old epochs protect, and a director taking the lease then starts from 1.
     // With no lease holder yet in view, the old epochs stand until one appears (startOverAtNextHolder): a
     // late record of an older term written in the gap would otherwise pass for the pair's current word.
-    const startOver = buckets.includes("desired");
+    const startOver = buckets.includes("desired") || this.records.size === 0;
     this.epochsStartOverAtNextHolder = startOver && held === undefined;
     this.records.restart(startOver && held !== undefined ? epoch : Math.max(epoch, this.records.maxEpoch));
     if (buckets.includes("leases")) {

@@ -254,4 +254,26 @@ describe("director pair under JetStream faults (simulated)", () => {
     expect(sim.director("b").agent!.role).toBe("leader");
     await sim.dispose();
   });
+
+  it("a record disproved by newer votes stays disproved when the votes stop (broker trouble, a flood)", async () => {
+    // The long chaos run's seed 1202654448: the desired bucket unwritable for a minute, both directors
+    // leading and stepping down in turn, and a flood that delayed every real vote past its TTL.
+    const sim = await running();
+    sim.partition("b", true);
+    sim.truth.set(RS1, "down");
+    await rounds(sim, 4);
+    sim.network.setBucketFault(buckets.desired("sim"), "unavailable");
+    sim.truth.set(RS1, "up");
+    sim.partition("b", false);
+    await rounds(sim, 3);
+    for (const id of ["a", "b"]) expect(await members(sim, id), id).toContain(RS1);
+    // No votes for three vote TTLs: every verdict goes fail-static, and the stale record is all there is.
+    for (let i = 0; i < 36; i++) {
+      await sim.advance(500);
+      for (const id of ["a", "b"]) sim.director(id).agent!.tick();
+      await sim.pollAll();
+      for (const id of ["a", "b"]) expect(await members(sim, id), `${id} at ${i * 500} ms`).toContain(RS1);
+    }
+    await sim.dispose();
+  });
 });

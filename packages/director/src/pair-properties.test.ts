@@ -350,6 +350,27 @@ const NO_NETWORK_FAULTS = { replyLostPercent: 0, dropPercent: 0, maxDelayMs: 2 }
 
 /** Schedules random searches found, kept once fixed (docs/pairs.md names each). */
 const FOUND: Record<string, Schedule> = {
+  // A follower saw the desired bucket made again in one round and the lease bucket in a later one: it kept
+  // refusing the old epochs, and the new leader's term started at 1 (it had seen none): never followed.
+  "the desired bucket, then the lease bucket made again in separate rounds: the epochs start over": {
+    steps: [
+      { t: "crash", d: 0 },
+      { t: "reset", which: 1 },
+      { t: "poll", d: 1 },
+      { t: "reset", which: 0 },
+      { t: "flip", rs: 0, down: false },
+      { t: "advance", ms: 50 },
+      { t: "poll", d: 0 },
+      { t: "advance", ms: 50 },
+      { t: "round" },
+    ],
+    replyLostPercent: 0,
+    staleReadPercent: 0,
+    skewsMs: [0, 0, 0],
+    dropPercent: 0,
+    maxDelayMs: 0,
+    seed: 0,
+  },
   // A director restarted with a shorter leaseTtl after the lease bucket was made again held off for its
   // own lease time, while the old holder still believed in its key for its longer one (two deciders).
   "a lease bucket made again during a rolling change to a shorter lease time: the hold-off lasts the longer":

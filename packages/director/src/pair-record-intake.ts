@@ -52,6 +52,8 @@ export class RecordIntake {
   private readonly takenAt = new Map<string, number>();
   /** Since when (monotonic) a service has been held while awaiting votes newer than its record. */
   private readonly awaiting = new Map<string, number>();
+  /** Per service, the servers newer votes showed up under the record taken at `takenAt` (follower-hold.ts). */
+  private readonly proven = new Map<string, { takenAt: number; rs: Set<string> }>();
 
   constructor(private readonly options: RecordIntakeOptions) {}
 
@@ -195,7 +197,7 @@ export class RecordIntake {
     const kernel = host.kernel();
     const config = host.config();
     const composed = records.compose(kernel, config);
-    const { table, held } = host.overridesCurrent()
+    const weighed = host.overridesCurrent()
       ? holdBackContradicted({
           composed,
           kernel,
@@ -204,12 +206,27 @@ export class RecordIntake {
           evidenceSince: (service, since) => host.evidenceSince(service, since),
           decision: (service) => host.decision(service),
           now: clock(),
+          provenStale: (service) => this.provenStale(service),
           awaitingSince: (service) => this.awaiting.get(service),
           awaitMs: config.quorum.voteTtlMs,
         })
-      : { table: composed, held: [] };
-    this.noteHeld(held);
-    host.follow(table, records.recordsEpoch);
+      : undefined;
+    if (weighed) this.noteProven(weighed.held);
+    this.noteHeld(weighed?.held ?? []);
+    host.follow(weighed?.table ?? composed, records.recordsEpoch);
+  }
+
+  /** What newer votes disproved stays disproved under the same record (kept while overrides are not current). */
+  private noteProven(held: HeldBack[]): void {
+    this.proven.clear();
+    for (const { service, rs, why } of held)
+      if (why === "newer-votes-up")
+        this.proven.set(service, { takenAt: this.takenAt.get(service)!, rs: new Set(rs) });
+  }
+
+  private provenStale(service: string): ReadonlySet<string> {
+    const proven = this.proven.get(service);
+    return proven !== undefined && proven.takenAt === this.takenAt.get(service) ? proven.rs : new Set();
   }
 
   private noteHeld(held: HeldBack[]): void {

@@ -53,12 +53,6 @@ export class LeaderRecords {
   }
 
   /**
-   * A bucket's sequence restarted: the records held belong to an older view (the kernel keeps their
-   * tables), and the newest epoch is what the lease says now (`epoch`, 0 if nobody holds it). Their
-   * revisions go with them, whichever bucket restarted: a revision kept without its record would refuse
-   * that very record as "seen" on the re-read, and a quiet leader never writes it again.
-   */
-  /**
    * The lease bucket reached this revision: a term's epoch may be that high even where this director never
    * learned of the term (a taking write whose reply was lost), so the next term it takes starts above it.
    */
@@ -66,6 +60,12 @@ export class LeaderRecords {
     this.epochEver = Math.max(this.epochEver, revision);
   }
 
+  /**
+   * A bucket's sequence restarted: the records held belong to an older view (the kernel keeps their
+   * tables), and the newest epoch is what the lease says now (`epoch`, 0 if nobody holds it). Their
+   * revisions go with them, whichever bucket restarted: a revision kept without its record would refuse
+   * that very record as "seen" on the re-read, and a quiet leader never writes it again.
+   */
   restart(epoch: number): void {
     this.epochEver = Math.max(this.epochEver, this.epochSeen);
     this.records.clear();

@@ -25,9 +25,9 @@ export function drainingRealServers(state: DirectorState): { service: string; rs
 }
 
 /**
- * For each real server of a service this director has up by quorum (rule `quorum-up`, no admin override):
- * the verdict of the votes it received since `since` alone (this director's clock, as `now`). What a pair
- * follower weighs against a leader's record written at `since` (the director's follower-hold.ts).
+ * For each real server of a service this director has up (in its table by health, no admin override): the
+ * verdict of the votes it received since `since` alone (this director's clock, as `now`). What a pair
+ * follower weighs against a leader's record it took at `since` (the director's follower-hold.ts).
  */
 export function verdictsSince(
   state: DirectorState,
@@ -39,10 +39,8 @@ export function verdictsSince(
   const svc = state.services.get(service);
   if (!svc) return verdicts;
   const window = Math.min(state.config.quorum.voteTtlMs, now - since);
-  const quorumUp = ruleCode("quorum-up");
   svc.addresses.forEach((address, rs) => {
-    const current = svc.verdict[rs] === VERDICT_UP && svc.rule[rs] === quorumUp;
-    if (!current || svc.health[rs] !== HEALTH_UP || svc.admin[rs] !== ADMIN_NONE) return;
+    if (svc.health[rs] !== HEALTH_UP || svc.admin[rs] !== ADMIN_NONE) return;
     if (window < 0) {
       verdicts.set(address, "fail-static");
       return;
