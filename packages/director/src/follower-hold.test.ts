@@ -31,6 +31,7 @@ function view(overrides: Partial<FollowerView>): FollowerView {
     takenAt: () => 1000,
     evidenceSince: () => evidence("up", ...SIM_RS),
     decision: () => entry(all),
+    recordRules: () => new Map([[three, "quorum-down"]]),
     now: 50_000,
     provenStale: () => new Set<string>(),
     awaitingSince: () => undefined,
@@ -119,5 +120,26 @@ describe("a follower weighing a leader's record against its own votes", () => {
       view({ ...proven, composed, evidenceSince: () => evidence("down", three) }),
     );
     expect(down).toEqual({ table: composed, held: [] });
+  });
+
+  it("never keeps a server the record has out by an operator's override this follower may not have read", () => {
+    for (const rule of ["admin-disable", "admin-drain"]) {
+      const composed = table(entry({ [one]: 1, [two]: 2, [three]: 0 }));
+      const result = holdBackContradicted(view({ composed, recordRules: () => new Map([[three, rule]]) }));
+      expect(result, rule).toEqual({ table: composed, held: [] });
+    }
+  });
+
+  it("keeps the rest of the service as the record has it, without its fallback server", () => {
+    const recorded = entry({ "127.0.0.1:80": 1, [one]: 5 });
+    const result = holdBackContradicted(
+      view({
+        composed: table(recorded),
+        recordRules: () => new Map([[two, "quorum-down"]]),
+        evidenceSince: () => evidence("up", two),
+      }),
+    );
+    expect(result.held).toEqual([{ service: "web", rs: [two], why: "newer-votes-up" }]);
+    expect(result.table).toEqual(table(entry({ [one]: 5, [two]: 2 })));
   });
 });

@@ -21,6 +21,8 @@ export type FollowerView = {
   provenStale(service: string): ReadonlySet<string>;
   /** This follower's own engine entry for a service. */
   decision(service: string): VirtualServiceEntry | undefined;
+  /** The rule the leader's record gives each real server (`admin-disable`, `quorum-down`, ...). */
+  recordRules(service: string): ReadonlyMap<string, string>;
   /** Monotonic ms, and since when each service has been held while awaiting newer votes. */
   now: number;
   awaitingSince(service: string): number | undefined;
@@ -46,13 +48,15 @@ export type HeldBack = {
  * while the server failed still holds its last up votes; the leader saw what came after), so only newer
  * ones count.
  *
- * For a service whose record takes out (or quiesces) a server the kernel carries and the follower's own
- * decision keeps: if the votes received since it took the record have it up by a quorum, it applies its
- * own decision for the service, and goes on doing so under that record until newer votes have the server
- * down (votes that stop coming, in a broker fault or a flood, prove nothing new: the record stays
- * disproved); if they decide nothing yet (a follower just back from isolation, a record that came before
- * the votes behind it), it does so while it awaits them, for one vote TTL at most; if they have it down,
- * the record stands.
+ * For a service whose record takes out (or quiesces) a server the kernel carries, for health and not by an
+ * operator's override (the record's rule says which: its leader may know of a disable this follower has
+ * not read yet), and that the follower's own decision keeps: if the votes received since it took the
+ * record have it up by a quorum, the follower keeps that server (as its own decision has it; the rest of
+ * the service as the record says, without the fallback), and goes on doing so under that record until
+ * newer votes have the server down (votes that stop coming, in a broker fault or a flood, prove nothing
+ * new: the record stays disproved); if they decide nothing yet (a follower just back from isolation, a
+ * record that came before the votes behind it), it does so while it awaits them, for one vote TTL at most;
+ * if they have it down, the record stands.
  */
 export function holdBackContradicted(view: FollowerView): { table: IpvsTable; held: HeldBack[] } {
   const kernelByKey = new Map(view.kernel.services.map((s) => [s.key, s]));
@@ -71,10 +75,12 @@ export function holdBackContradicted(view: FollowerView): { table: IpvsTable; he
     if (evidence.size === 0) continue;
     const recordedWeight = weights(recorded);
     const ownWeight = weights(own);
+    const rules = view.recordRules(id);
     const takenOut = inKernel.realServers.filter(
       (rs) =>
         rs.weight > 0 &&
         evidence.has(rs.address) &&
+        !(rules.get(rs.address) ?? "").startsWith("admin-") &&
         (recordedWeight.get(rs.address) ?? 0) === 0 &&
         (ownWeight.get(rs.address) ?? 0) > 0,
     );
@@ -90,17 +96,35 @@ export function holdBackContradicted(view: FollowerView): { table: IpvsTable; he
       .map((rs) => rs.address);
     const since = view.awaitingSince(id);
     const mayAwait = since === undefined || view.now - since < view.awaitMs;
-    if (upSince.length > 0) held.push({ service: id, rs: upSince, why: "newer-votes-up" });
-    else if (undecided.length > 0 && mayAwait)
-      held.push({ service: id, rs: undecided, why: "awaiting-votes" });
-    else continue;
-    replaced.set(key, own);
+    const hold: HeldBack | undefined =
+      upSince.length > 0
+        ? { service: id, rs: upSince, why: "newer-votes-up" }
+        : undecided.length > 0 && mayAwait
+          ? { service: id, rs: undecided, why: "awaiting-votes" }
+          : undefined;
+    if (!hold) continue;
+    held.push(hold);
+    replaced.set(key, keepServers(recorded, own, new Set(hold.rs), service.fallback));
   }
   if (replaced.size === 0) return { table: view.composed, held };
   return {
     table: { services: view.composed.services.map((s) => replaced.get(s.key) ?? s) },
     held,
   };
+}
+
+/** The record's entry with `kept` as the follower's own decision has them, and no fallback server. */
+function keepServers(
+  recorded: VirtualServiceEntry,
+  own: VirtualServiceEntry,
+  kept: ReadonlySet<string>,
+  fallback: readonly { address: string }[],
+): VirtualServiceEntry {
+  const sorry = new Set(fallback.map((f) => f.address));
+  const others = recorded.realServers.filter((rs) => !kept.has(rs.address) && !sorry.has(rs.address));
+  const mine = own.realServers.filter((rs) => kept.has(rs.address));
+  const realServers = [...others, ...mine].sort((a, b) => (a.address < b.address ? -1 : 1));
+  return { ...recorded, realServers };
 }
 
 function weights(entry: VirtualServiceEntry): Map<string, number> {

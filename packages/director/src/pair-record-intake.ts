@@ -187,9 +187,8 @@ export class RecordIntake {
   }
 
   /**
-   * A follower puts the leader's recorded tables in the kernel, except where a record takes out a server
-   * that its own votes have up (follower-hold.ts). Without a current view of the admin overrides its own
-   * decision could miss an operator's disable, so then the leader's word stands as it is.
+   * A follower puts the leader's recorded tables in the kernel, except where a record takes out, for
+   * health, a server that its own votes have up (follower-hold.ts).
    */
   applyRecords(): void {
     const { host, records, clock } = this.options;
@@ -197,26 +196,25 @@ export class RecordIntake {
     const kernel = host.kernel();
     const config = host.config();
     const composed = records.compose(kernel, config);
-    const weighed = host.overridesCurrent()
-      ? holdBackContradicted({
-          composed,
-          kernel,
-          config,
-          takenAt: (service) => this.takenAt.get(service),
-          evidenceSince: (service, since) => host.evidenceSince(service, since),
-          decision: (service) => host.decision(service),
-          now: clock(),
-          provenStale: (service) => this.provenStale(service),
-          awaitingSince: (service) => this.awaiting.get(service),
-          awaitMs: config.quorum.voteTtlMs,
-        })
-      : undefined;
-    if (weighed) this.noteProven(weighed.held);
-    this.noteHeld(weighed?.held ?? []);
-    host.follow(weighed?.table ?? composed, records.recordsEpoch);
+    const weighed = holdBackContradicted({
+      composed,
+      kernel,
+      config,
+      takenAt: (service) => this.takenAt.get(service),
+      evidenceSince: (service, since) => host.evidenceSince(service, since),
+      decision: (service) => host.decision(service),
+      recordRules: (service) => new Map((records.record(service)?.reasons ?? []).map((r) => [r.rs, r.rule])),
+      now: clock(),
+      provenStale: (service) => this.provenStale(service),
+      awaitingSince: (service) => this.awaiting.get(service),
+      awaitMs: config.quorum.voteTtlMs,
+    });
+    this.noteProven(weighed.held);
+    this.noteHeld(weighed.held);
+    host.follow(weighed.table, records.recordsEpoch);
   }
 
-  /** What newer votes disproved stays disproved under the same record (kept while overrides are not current). */
+  /** What newer votes disproved stays disproved under the same record. */
   private noteProven(held: HeldBack[]): void {
     this.proven.clear();
     for (const { service, rs, why } of held)
@@ -247,8 +245,8 @@ export class RecordIntake {
       if (why === "newer-votes-up")
         logger.warn(
           line,
-          "pair: the leader's record takes out servers that votes received since it have up; applying " +
-            "this director's own decision for the service until the two agree",
+          "pair: the leader's record takes out servers that votes received since it have up; keeping them " +
+            "until the two agree",
         );
       else
         logger.info(

@@ -79,7 +79,8 @@ export type SimWrite = {
 /**
  * The servers a follower's new table takes out of (or quiesces in) its kernel although the votes it
  * received after it took the leader's record have them up in a majority of the three sites, with no
- * override on them and its view of the overrides current: what follower-hold.ts exists to prevent.
+ * override on them (in its view or the record's) and its view of the overrides current: what
+ * follower-hold.ts exists to prevent.
  * Counted from the agent's vote views, not from the query the hold itself uses. A leader's table is its
  * own decision and is never counted.
  */
@@ -96,6 +97,12 @@ export function removedWhileUp(
   const before = members(kernel);
   const after = members(table);
   const sinceRecordMs = agent.now() - recordAt;
+  // A server the record has out by an operator's override is the operator's call, never a wrong removal.
+  const byOperator = new Set(
+    (agent.pair?.records.record("web")?.reasons ?? [])
+      .filter((r) => r.rule.startsWith("admin-"))
+      .map((r) => r.rs),
+  );
   const seenUp = (agent.explain("web")?.realServers ?? [])
     .filter((rs) => rs.health === "up" && rs.rule === "quorum-up" && !rs.admin)
     .filter((rs) => {
@@ -104,7 +111,9 @@ export function removedWhileUp(
       return rs.sites.filter((site) => newer(site, "up") > newer(site, "down")).length >= 2;
     })
     .map((rs) => rs.rs);
-  return seenUp.filter((rs) => (before.get(rs) ?? 0) > 0 && (after.get(rs) ?? 0) === 0);
+  return seenUp.filter(
+    (rs) => !byOperator.has(rs) && (before.get(rs) ?? 0) > 0 && (after.get(rs) ?? 0) === 0,
+  );
 }
 
 /** A director not started yet, with its own empty kernel. */
