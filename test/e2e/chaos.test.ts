@@ -7,8 +7,8 @@ import { type ChaosResults, chaosReport, injectedByKind } from "./chaos.report.j
 
 // The chaos run (chaos.guest.ts): a 3-node NATS cluster, three probe sites, a director pair on two real
 // kernel tables and six backends in one guest, under a seeded schedule of overlapping faults, with the
-// invariants checked every 100 ms. `npm run chaos` sets LVSQ_CHAOS=long (`-- --short`: short); npm test
-// leaves this file out until it passes reliably (vitest.config.ts, docs/testing.md). LVSQ_CHAOS_SEED replays a seed.
+// invariants checked every 100 ms. npm test runs the short version with seed 11; `npm run chaos` sets
+// LVSQ_CHAOS=long (`-- --short`: short) and draws a seed. LVSQ_CHAOS_SEED replays a seed.
 const { env } = process;
 const mode = env.LVSQ_CHAOS === "long" ? "long" : "short";
 // npm test replays one fixed seed (a suite must not pass or fail by draw); npm run chaos draws one.
