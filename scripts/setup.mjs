@@ -91,8 +91,13 @@ if (missing.length > 0) aptInstall(missing);
 // backend's packages are installed; the answer is cached per boot of this host. LVSQ_GUEST=uml|qemu forces.
 // import-ts.mjs needs esbuild, which step 1 just installed: a static import would fail before it.
 const { importTs } = await import("./import-ts.mjs");
-const { selectGuest } = await importTs(root, "test/harness/guest-select.ts", "lvsq-setup");
+const { selectGuest, selectQemuGuest } = await importTs(root, "test/harness/guest-select.ts", "lvsq-setup");
 const guest = await selectGuest({ install: aptInstall, log: (line) => say(`guest ${line}`) });
+// Debian's UML kernel has no nf_tables for IPv4: the forwarding-path test boots QEMU beside it.
+const qemuToo =
+  guest.name === "uml"
+    ? await selectQemuGuest({ install: aptInstall, log: (line) => say(`guest ${line}`) })
+    : undefined;
 
 // 4. The package test's fresh root: Debian's minimal base plus systemd (to boot it as a container) and adduser
 // (the package's one dependency that is not a library). Built in a temp folder and renamed when complete, so
@@ -125,4 +130,4 @@ if (!existsSync(join(debianRoot, ".lvsq-complete"))) {
   );
   renameSync(partial, debianRoot);
 }
-say(`ready (guest: ${guest.label})`);
+say(`ready (guest: ${guest.label}${qemuToo ? `; for the forwarding pins: ${qemuToo.label}` : ""})`);

@@ -26,6 +26,7 @@ let r: Results;
 
 beforeAll(async () => {
   run = await runInGuest({
+    needsNftables: true,
     nodeModule: new URL("./forwarding-path.guest.ts", import.meta.url).pathname,
     env: { LVSQ_REPO: repoRoot },
     modules: ["nf_tables", "ipip"],

@@ -88,24 +88,27 @@ function fingerprint(): string {
   ]);
 }
 
-function cachePath(): string {
+/** `probe`: this host's guest; `qemu`: its QEMU guest where that is not the default (selectQemuGuest). */
+type CacheKind = "probe" | "qemu";
+
+function cachePath(kind: CacheKind): string {
   const bootId = existsSync("/proc/sys/kernel/random/boot_id")
     ? readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim()
     : "unknown-boot";
-  return join(tmpdir(), "lvsq-guest", `probe-${bootId}.json`);
+  return join(tmpdir(), "lvsq-guest", `${kind}-${bootId}.json`);
 }
 
-function readCache(): Cached | undefined {
+function readCache(kind: CacheKind = "probe"): Cached | undefined {
   try {
-    const cached = JSON.parse(readFileSync(cachePath(), "utf8")) as Cached;
+    const cached = JSON.parse(readFileSync(cachePath(kind), "utf8")) as Cached;
     return cached.version === CACHE_VERSION && cached.fingerprint === fingerprint() ? cached : undefined;
   } catch {
     return undefined;
   }
 }
 
-function writeCache(entry: Omit<Cached, "version" | "fingerprint">): void {
-  const path = cachePath();
+function writeCache(entry: Omit<Cached, "version" | "fingerprint">, kind: CacheKind = "probe"): void {
+  const path = cachePath(kind);
   mkdirSync(join(path, ".."), { recursive: true });
   writeFileSync(
     `${path}.${process.pid}`,
@@ -165,7 +168,6 @@ export function selectGuest(options: SelectOptions = {}): Promise<GuestBackend> 
 async function select(options: SelectOptions): Promise<GuestBackend> {
   const log = options.log ?? ((line: string) => process.stderr.write(`[guest] ${line}\n`));
   const forced = forcedBackend();
-  const accel = forcedAccel();
   if (forced === "uml") {
     ensurePackages("User-Mode Linux (LVSQ_GUEST=uml)", missingUml(), options);
     return asBackend(umlBackend());
@@ -198,6 +200,16 @@ async function select(options: SelectOptions): Promise<GuestBackend> {
   }
 
   ensurePackages(`the QEMU guest (${notes.join("; ") || "LVSQ_GUEST=qemu"})`, qemuMissing(), options);
+  return probeQemu(notes, log, "probe");
+}
+
+/** QEMU with KVM where a probe boot shows that works, else with TCG; the answer cached as `kind`. */
+async function probeQemu(
+  notes: string[],
+  log: (line: string) => void,
+  kind: CacheKind,
+): Promise<GuestBackend> {
+  const accel = forcedAccel();
   const candidates: ("kvm" | "tcg")[] =
     accel !== undefined ? [accel] : kvmUsable() ? ["kvm", "tcg"] : ["tcg"];
   if (accel === undefined && !kvmUsable()) notes.push("KVM not tried: /dev/kvm is not usable");
@@ -206,12 +218,36 @@ async function select(options: SelectOptions): Promise<GuestBackend> {
     const answer = await probeBoot(backend);
     if (answer === true) {
       log(`probe: ${[...notes, `using ${backend.label}`].join("; ")}`);
-      writeCache({ name: "qemu", accel: candidate, notes });
+      writeCache({ name: "qemu", accel: candidate, notes }, kind);
       return backend;
     }
     notes.push(`QEMU ${candidate.toUpperCase()} probe boot failed: ${answer}`);
   }
-  throw new Error(`no guest kernel boots on this host:\n- ${notes.join("\n- ")}`);
+  throw new Error(`no QEMU guest boots on this host:\n- ${notes.join("\n- ")}`);
+}
+
+let chosenQemu: Promise<GuestBackend> | undefined;
+
+/**
+ * A QEMU guest even where User-Mode Linux is this host's guest: for a scenario that needs what Debian's UML
+ * kernel is built without (nf_tables for IPv4, which the forwarding pins are written in). The host's own
+ * guest where that is QEMU already; otherwise probed once per host boot and cached apart.
+ */
+export function selectQemuGuest(options: SelectOptions = {}): Promise<GuestBackend> {
+  if (options.install !== undefined) return pickQemu(options);
+  chosenQemu ??= pickQemu(options);
+  return chosenQemu;
+}
+
+async function pickQemu(options: SelectOptions): Promise<GuestBackend> {
+  const host = await selectGuest(options);
+  if (host.name === "qemu") return host;
+  const cached = readCache("qemu");
+  if (cached !== undefined) return asBackend(await qemuBackend(cached.accel ?? "tcg"));
+  const log = options.log ?? ((line: string) => process.stderr.write(`[guest] ${line}\n`));
+  const why = "QEMU beside UML: Debian's UML kernel has no nf_tables for IPv4 (the forwarding pins)";
+  ensurePackages(why, qemuMissing(), options);
+  return probeQemu([why], log, "qemu");
 }
 
 function missingUml(): string[] {

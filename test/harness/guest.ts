@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { bootGuest, type GuestBackend, shellQuote, tail } from "./guest-boot.js";
 import { bundleForGuest } from "./guest-bundle.js";
-import { selectGuest } from "./guest-select.js";
+import { selectGuest, selectQemuGuest } from "./guest-select.js";
 
 /**
  * Boots a real Linux kernel with the host's files as its root, loads IPVS (ip_vs and every ip_vs_*
@@ -34,6 +34,11 @@ export type GuestRunOptions = {
   workDir?: string;
   /** Extra kernel modules to load (names, e.g. "ipip"). */
   modules?: readonly string[];
+  /**
+   * The scenario needs nf_tables for IPv4 (the forwarding pins): Debian's UML kernel is built without it,
+   * so where UML is this host's guest the scenario boots QEMU instead (selectQemuGuest).
+   */
+  needsNftables?: boolean;
   /** Guest memory, default 1536 MB. */
   memMb?: number;
   /** Called with every chunk of guest console output as it arrives. Default: none (LVSQ_GUEST_STREAM=1 → stderr). */
@@ -102,7 +107,7 @@ export async function runInGuest(options: GuestRunOptions): Promise<GuestRunResu
   if ((options.script === undefined) === (options.nodeModule === undefined)) {
     throw new Error("runInGuest: pass exactly one of script or nodeModule");
   }
-  const backend = await selectGuest();
+  const backend = options.needsNftables ? await selectQemuGuest() : await selectGuest();
   const workDir = resolve(options.workDir ?? (await mkdtemp(join(tmpdir(), "lvsq-guest-"))));
   const { env } = process;
   const removeAfter = options.workDir === undefined && !options.keepWorkDir && env.LVSQ_GUEST_KEEP !== "1";

@@ -42,6 +42,17 @@ async function rounds(sim: PairSim, count: number, stepMs = 500): Promise<void> 
   }
 }
 
+/** A running pair whose follower b was cut off while RS1 failed: the leader's record has it out, b's kernel in. */
+async function followerMissedRemoval(): Promise<PairSim> {
+  const sim = await running();
+  sim.partition("b", true);
+  sim.truth.set(RS1, "down");
+  await rounds(sim, 4);
+  expect(await members(sim, "a")).not.toContain(RS1);
+  expect(await members(sim, "b")).toContain(RS1);
+  return sim;
+}
+
 describe("director pair under JetStream faults (simulated)", () => {
   it("a director whose admin bucket is unreadable does not lead; once read, the override holds", async () => {
     const sim = await pair();
@@ -232,12 +243,7 @@ describe("director pair under JetStream faults (simulated)", () => {
   it("a follower rejoining to a record stale in substance keeps a server its own fresh quorum has up", async () => {
     // The long chaos run's seed 404589923: the follower missed a removal; the leader, cut off when the
     // server came back, never rewrote its record; on rejoining, the follower would have applied it.
-    const sim = await running();
-    sim.partition("b", true);
-    sim.truth.set(RS1, "down");
-    await rounds(sim, 4);
-    expect(await members(sim, "a")).not.toContain(RS1);
-    expect(await members(sim, "b")).toContain(RS1);
+    const sim = await followerMissedRemoval();
     sim.partition("a", true);
     sim.truth.set(RS1, "up");
     sim.partition("b", false);
@@ -258,10 +264,7 @@ describe("director pair under JetStream faults (simulated)", () => {
   it("a record disproved by newer votes stays disproved when the votes stop (broker trouble, a flood)", async () => {
     // The long chaos run's seed 1202654448: the desired bucket unwritable for a minute, both directors
     // leading and stepping down in turn, and a flood that delayed every real vote past its TTL.
-    const sim = await running();
-    sim.partition("b", true);
-    sim.truth.set(RS1, "down");
-    await rounds(sim, 4);
+    const sim = await followerMissedRemoval();
     sim.network.setBucketFault(buckets.desired("sim"), "unavailable");
     sim.truth.set(RS1, "up");
     sim.partition("b", false);

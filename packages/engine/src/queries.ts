@@ -1,5 +1,5 @@
 import type { VirtualServiceEntry } from "@lvsq/protocol";
-import { ADMIN_DRAIN, ADMIN_NONE, type DirectorState, HEALTH_UP, ruleCode, VERDICT_UP } from "./model.js";
+import { ADMIN_DRAIN, ADMIN_NONE, type DirectorState, HEALTH_UP } from "./model.js";
 import { countVoters, decideVerdict } from "./quorum.js";
 import type { Verdict, VoteCounters } from "./types.js";
 
