@@ -50,8 +50,11 @@ export class RecordIntake {
   private readonly holding = new Map<string, string>();
   /** When this director took each service's current record (its engine's clock, for follower-hold.ts). */
   private readonly takenAt = new Map<string, number>();
-  /** Since when (monotonic) a service has been held while awaiting votes newer than its record. */
-  private readonly awaiting = new Map<string, number>();
+  /**
+   * Since when (monotonic) a service has been held awaiting votes newer than its record, per record taken
+   * (`takenAt`): one wait per record, so a wait that ran out does not start again under the same record.
+   */
+  private readonly awaiting = new Map<string, { since: number; takenAt: number | undefined }>();
   /** Per service, the servers newer votes showed up under the record taken at `takenAt` (follower-hold.ts). */
   private readonly proven = new Map<string, { takenAt: number; rs: Set<string> }>();
 
@@ -206,7 +209,7 @@ export class RecordIntake {
       recordRules: (service) => new Map((records.record(service)?.reasons ?? []).map((r) => [r.rs, r.rule])),
       now: clock(),
       provenStale: (service) => this.provenStale(service),
-      awaitingSince: (service) => this.awaiting.get(service),
+      awaitingSince: (service) => this.awaitingSince(service),
       awaitMs: config.quorum.voteTtlMs,
     });
     this.noteProven(weighed.held);
@@ -222,6 +225,11 @@ export class RecordIntake {
         this.proven.set(service, { takenAt: this.takenAt.get(service)!, rs: new Set(rs) });
   }
 
+  private awaitingSince(service: string): number | undefined {
+    const waited = this.awaiting.get(service);
+    return waited !== undefined && waited.takenAt === this.takenAt.get(service) ? waited.since : undefined;
+  }
+
   private provenStale(service: string): ReadonlySet<string> {
     const proven = this.proven.get(service);
     return proven !== undefined && proven.takenAt === this.takenAt.get(service) ? proven.rs : new Set();
@@ -231,7 +239,8 @@ export class RecordIntake {
     const { logger, records, clock } = this.options;
     const now = new Map(held.map((h) => [h.service, `${h.why} ${h.rs.join(",")}`]));
     for (const { service, rs, why } of held) {
-      if (why === "awaiting-votes" && !this.awaiting.has(service)) this.awaiting.set(service, clock());
+      if (why === "awaiting-votes" && this.awaitingSince(service) === undefined)
+        this.awaiting.set(service, { since: clock(), takenAt: this.takenAt.get(service) });
       if (this.holding.get(service) === now.get(service)) continue;
       if (!this.holding.has(service)) this.options.counts.removalsHeldBack++;
       const line = {
@@ -256,8 +265,7 @@ export class RecordIntake {
         );
     }
     for (const service of this.awaiting.keys())
-      if (!held.some((h) => h.service === service && h.why === "awaiting-votes"))
-        this.awaiting.delete(service);
+      if (this.awaitingSince(service) === undefined) this.awaiting.delete(service);
     for (const service of this.holding.keys())
       if (!now.has(service))
         logger.info(
