@@ -156,6 +156,8 @@ function ensurePackages(what: string, missing: readonly string[], options: Selec
   options.install(missing);
 }
 
+const toStderr = (line: string) => void process.stderr.write(`[guest] ${line}\n`);
+
 let chosen: Promise<GuestBackend> | undefined;
 
 /** The guest backend for this host (probed once per host boot, then cached; once per process in memory). */
@@ -166,7 +168,7 @@ export function selectGuest(options: SelectOptions = {}): Promise<GuestBackend> 
 }
 
 async function select(options: SelectOptions): Promise<GuestBackend> {
-  const log = options.log ?? ((line: string) => process.stderr.write(`[guest] ${line}\n`));
+  const log = options.log ?? toStderr;
   const forced = forcedBackend();
   if (forced === "uml") {
     ensurePackages("User-Mode Linux (LVSQ_GUEST=uml)", missingUml(), options);
@@ -244,7 +246,7 @@ async function pickQemu(options: SelectOptions): Promise<GuestBackend> {
   if (host.name === "qemu") return host;
   const cached = readCache("qemu");
   if (cached !== undefined) return asBackend(await qemuBackend(cached.accel ?? "tcg"));
-  const log = options.log ?? ((line: string) => process.stderr.write(`[guest] ${line}\n`));
+  const log = options.log ?? toStderr;
   const why = "QEMU beside UML: Debian's UML kernel has no nf_tables for IPv4 (the forwarding pins)";
   ensurePackages(why, qemuMissing(), options);
   return probeQemu([why], log, "qemu");

@@ -24,7 +24,7 @@ export interface PairHost {
   lead(epoch: number): void;
   /** This director's own decision for a service (engine desired entry), undefined if not configured. */
   decision(service: string): VirtualServiceEntry | undefined;
-  /** Per real server this director has up by quorum (no override): the verdict of its votes since `since`. */
+  /** Per real server this director has up (no admin override): the verdict of its votes since `since`. */
   evidenceSince(service: string, since: number): ReadonlyMap<string, Verdict>;
   /** The record this director, as leader at `epoch`, would write for a service now. */
   record(service: string, epoch: number): DesiredRecord;
